@@ -1,0 +1,33 @@
+"""Reading service configuration from hosts: nova.conf, cinder.conf and friends, wherever the target says.
+
+Files are read through testinfra (``host.file(path).content_string``) and parsed with configparser the way
+oslo.config would accept them: no interpolation, duplicate keys tolerated.
+"""
+
+from __future__ import annotations
+
+import configparser
+
+from stackproof.target import HostRole
+
+
+class HostConfigError(Exception):
+    pass
+
+
+def parse_ini(text: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # oslo.config keys are case-sensitive
+    parser.read_string(text)
+    return parser
+
+
+def read_service_config(host, role_name: str, role: HostRole, service: str) -> configparser.ConfigParser:
+    """Parse `service`'s config file on `host`, at the path the target gives for the role."""
+    path = role.config.get(service)
+    if not path:
+        raise HostConfigError(f"the target gives no {service} config path for host role {role_name!r}")
+    handle = host.file(path)
+    if not handle.exists:
+        raise HostConfigError(f"{service} config {path} does not exist on {host.backend.get_hostname()}")
+    return parse_ini(handle.content_string)

@@ -1,0 +1,77 @@
+"""Fixtures for the project's own tests: a fake OpenStack API, and a throwaway suite project around it."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakecloud import FakeCloud  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def fake():
+    cloud = FakeCloud().start()
+    yield cloud
+    cloud.stop()
+
+
+class SuiteProject:
+    """A directory laid out like this repo (conftest, suites/, target) for running checks in a subprocess."""
+
+    def __init__(self, pytester: pytest.Pytester, fake: FakeCloud) -> None:
+        self.pytester, self.fake, self.path = pytester, fake, pytester.path
+        ini = (REPO / "pyproject.toml").read_text()
+        start = ini.index("[tool.pytest.ini_options]")
+        end = ini.index("[tool.ruff]")
+        (self.path / "pyproject.toml").write_text(ini[start:end])
+        (self.path / "conftest.py").write_text((REPO / "conftest.py").read_text())
+        (self.path / "suites").mkdir()
+        fake.clouds_yaml(self.path / "clouds.yaml")
+        self.write_target()
+
+    def write_target(self, extra: str = "", name: str = "fake") -> Path:
+        text = textwrap.dedent(f"""\
+            name: {name}
+            clouds_yaml: clouds.yaml
+            clouds:
+              cloud: fake
+            timeouts:
+              profile: test
+              interval: 0.05
+              default: 5
+            """) + textwrap.dedent(extra)
+        path = self.path / "stackproof.yaml"
+        path.write_text(text)
+        return path
+
+    def check(self, name: str, source: str) -> Path:
+        path = self.path / "suites" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("import pytest\n" + textwrap.dedent(source))
+        return path
+
+    def run(self, *args: str, timeout: float = 120) -> pytest.RunResult:
+        return self.pytester.runpytest_subprocess(
+            "suites", "--target", str(self.path / "stackproof.yaml"), "-p", "no:cacheprovider", *args,
+            timeout=timeout,
+        )
+
+    def run_dirs(self) -> list[Path]:
+        return sorted(p for p in (self.path / "reports").iterdir() if p.is_dir() and not p.is_symlink())
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, fake: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> SuiteProject:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.delenv("STACKPROOF_TARGET", raising=False)
+    return SuiteProject(pytester, fake)
