@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakecloud import FakeCloud  # noqa: E402
+from fakecloud import FakeCloud
 
 REPO = Path(__file__).resolve().parents[1]
 

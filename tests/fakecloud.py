@@ -27,6 +27,9 @@ USER = "sp-admin"
 PASSWORD = "Pw-0nly-In-Clouds-Yaml-7f3c9a"
 TOKEN = "gAAAAA-fake-token-value-5e1d2b8c"
 
+UNAUTHORIZED = {"error": {"code": 401, "title": "Unauthorized",
+                          "message": "The request you have made requires authentication."}}
+
 COLLECTIONS = {
     # service prefix, collection path, JSON key (singular, plural)
     "servers": ("compute/v2.1", "servers", "server", "servers"),
@@ -160,7 +163,7 @@ class FakeCloud:
             if doc is not None:
                 return handler._send(200, doc)
         if handler.headers.get("X-Auth-Token") != TOKEN:
-            return handler._send(401, {"error": {"code": 401, "message": "The request you have made requires authentication."}})
+            return handler._send(401, UNAUTHORIZED)
         for name, (prefix, collection, single, plural) in COLLECTIONS.items():
             root = f"/{prefix}/{collection}"
             if path in (root, root + "/detail"):
@@ -181,15 +184,17 @@ class FakeCloud:
                         return handler._send(404, {"itemNotFound": {"code": 404, "message": "not found"}})
                     with self._lock:
                         self._deleting[item_id] = self.delete_after_reads
-                    return handler._send(204 if name != "servers" else 204)
+                    return handler._send(204)
         return handler._send(404, {"error": {"code": 404, "message": f"fake cloud has no {method} {path}"}})
 
     def _token(self, handler, body: dict) -> None:
         password = body.get("auth", {}).get("identity", {}).get("password", {}).get("user", {}).get("password")
         if password != PASSWORD:
-            return handler._send(401, {"error": {"code": 401, "message": "The request you have made requires authentication.", "title": "Unauthorized"}})
+            return handler._send(401, UNAUTHORIZED)
         token = {"token": {
-            "methods": ["password"], "expires_at": "2099-01-01T00:00:00.000000Z", "issued_at": "2026-01-01T00:00:00.000000Z",
+            "methods": ["password"],
+            "expires_at": "2099-01-01T00:00:00.000000Z",
+            "issued_at": "2026-01-01T00:00:00.000000Z",
             "user": {"id": "u1", "name": USER, "domain": {"id": "default", "name": "Default"}},
             "project": {"id": PROJECT_ID, "name": "admin", "domain": {"id": "default", "name": "Default"}},
             "roles": [{"id": "r1", "name": "admin"}], "catalog": self._catalog(),

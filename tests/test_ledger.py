@@ -114,7 +114,7 @@ def test_leak_audit_fails_a_run_that_leaves_something(project) -> None:
 
 
 def test_cleanup_command_deletes_only_its_runs_prefix(project) -> None:
-    tgt, conn = _setup(project)
+    _tgt, conn = _setup(project)
     mine = conn.network.create_network(name="sp-deadrun1-net-aaaaaa")
     conn.block_storage.create_volume(name="sp-deadrun1-vol-bbbbbb", size=1)
     other_run = conn.network.create_network(name="sp-otherrun-net-cccccc")

@@ -63,9 +63,10 @@ def test_junit_properties_survive_xdist(project) -> None:
 
 
 def test_html_evidence_and_latest_link(project) -> None:
-    result, run_dir = run_checks(project)
+    _result, run_dir = run_checks(project)
     html = (run_dir / "report.html").read_text()
-    for text in ("SP-AGG-002", "SP-AGG-011", "DRS fully automated", "partiallyAutomated", "DRS must be Fully Automated."):
+    expected = ("SP-AGG-002", "SP-AGG-011", "DRS fully automated", "partiallyAutomated", "DRS must be Fully Automated.")
+    for text in expected:
         assert text in html, text
     assert "<link" not in html or "stylesheet" not in html.split("<link", 1)[1][:200], "HTML must be self-contained"
     assert (project.path / "reports" / "latest").resolve() == run_dir.resolve()
