@@ -26,12 +26,12 @@ TIER_EXPRESSIONS = {
 
 
 def _pytest_args(args: argparse.Namespace) -> list[str]:
-    suites = PROJECT_ROOT / "suites"
+    suites = Path(args.suites) if args.suites else PROJECT_ROOT / "suites"
     paths = [str(suites / area) for area in args.area] if args.area else [str(suites)]
     marker = f"({TIER_EXPRESSIONS[args.tier]})"
     if args.area:
         marker += " and (" + " or ".join(args.area) + ")"
-    out = [*paths, "-m", marker, "--rootdir", str(PROJECT_ROOT)]
+    out = [*paths, "-m", marker, "--rootdir", str(suites.parent)]
     if args.workers > 0:
         out += ["-n", str(args.workers), "--dist", "loadscope"]
     if args.target:
@@ -155,6 +155,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-n", "--workers", type=int, default=DEFAULT_WORKERS, help="xdist workers (0: no xdist)")
     run.add_argument("--allow-disruptive", default=None, metavar="TARGET_NAME")
     run.add_argument("--run-id", default=None)
+    run.add_argument("--suites", default=None, help="the suites directory (default: this checkout's)")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest")
     run.set_defaults(func=cmd_run)
 
