@@ -17,7 +17,7 @@ def once(directory: Path, name: str, produce: Callable[[], T], timeout: float = 
 
     The value must be JSON-serialisable: later workers read it from disk instead of producing it again.
     """
-    directory = Path(directory) / "once"
+    directory = Path(directory) / ".once"
     directory.mkdir(parents=True, exist_ok=True)
     result = directory / f"{name}.json"
     with FileLock(str(directory / f"{name}.lock"), timeout=timeout):
