@@ -1,0 +1,498 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"crypto/sha1"
+	"crypto/tls"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// Disk transfers through NFC leases, as nova does them: a snapshot is
+// exported with VirtualMachine.ExportVm (missing in the simulator) as a
+// stream-optimized VMDK, and a stream-optimized Glance image is imported
+// with ResourcePool.ImportVApp, whose upload the simulator threw away
+// (the imported disk stayed an empty placeholder). Here the upload becomes
+// a real descriptor and flat extent, and the export streams the disk's
+// extent, so an image's bytes survive snapshot and re-import.
+
+const (
+	exportPrefix = "/nfc-export/"
+	importPrefix = "/nfc-import/"
+	grainSectors = 128 // 64 KiB grains, as VMware writes them
+	gtEntries    = 512
+)
+
+// transfer is one disk of a lease: the local descriptor it reads or writes.
+type transfer struct {
+	lease    types.ManagedObjectReference
+	file     string // descriptor path
+	capacity int64  // bytes (export)
+	extent   string // the flat extent with the data to export
+}
+
+var (
+	transfers sync.Map // "<lease>/<name>" -> *transfer
+	// thumbprint is the server certificate's SHA-1 fingerprint, which NFC
+	// device URLs carry (oslo.vmware pins the connection to it).
+	thumbprint string
+)
+
+func setThumbprint(config *tls.Config) {
+	if config == nil || len(config.Certificates) == 0 {
+		return
+	}
+	sum := sha1.Sum(config.Certificates[0].Certificate[0])
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	thumbprint = strings.Join(parts, ":")
+}
+
+// serveNFC adds the export and import handlers to the service's mux.
+func serveNFC(service *simulator.Service) {
+	if service.ServeMux == nil {
+		service.ServeMux = http.NewServeMux()
+	}
+	service.ServeMux.HandleFunc(exportPrefix, func(w http.ResponseWriter, r *http.Request) {
+		t, ok := lookupTransfer(r.URL.Path, exportPrefix)
+		if !ok || r.Method != http.MethodGet {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if err := writeStreamOptimized(w, t); err != nil {
+			log.Printf("nfc export %s: %v", t.file, err)
+		}
+	})
+	service.ServeMux.HandleFunc(importPrefix, func(w http.ResponseWriter, r *http.Request) {
+		t, ok := lookupTransfer(r.URL.Path, importPrefix)
+		if !ok || (r.Method != http.MethodPut && r.Method != http.MethodPost) {
+			http.NotFound(w, r)
+			return
+		}
+		if err := readUpload(bufio.NewReaderSize(r.Body, 1<<20), t); err != nil {
+			log.Printf("nfc import %s: %v", t.file, err)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+func lookupTransfer(urlPath, prefix string) (*transfer, bool) {
+	key := strings.TrimPrefix(urlPath, prefix)
+	v, ok := transfers.Load(key)
+	if !ok {
+		return nil, false
+	}
+	return v.(*transfer), true
+}
+
+func forgetLease(lease types.ManagedObjectReference) {
+	transfers.Range(func(k, v interface{}) bool {
+		if v.(*transfer).lease == lease {
+			transfers.Delete(k)
+		}
+		return true
+	})
+}
+
+// diskInfo is a VM's virtual disk: its descriptor file and capacity.
+type diskInfo struct {
+	dsPath   string
+	capacity int64
+	backing  types.BaseVirtualDeviceFileBackingInfo
+}
+
+func disksOf(vm *simulator.VirtualMachine) []diskInfo {
+	var out []diskInfo
+	if vm.Config == nil {
+		return nil
+	}
+	for _, d := range vm.Config.Hardware.Device {
+		disk, ok := d.(*types.VirtualDisk)
+		if !ok {
+			continue
+		}
+		backing, ok := disk.Backing.(types.BaseVirtualDeviceFileBackingInfo)
+		if !ok {
+			continue
+		}
+		capacity := disk.CapacityInBytes
+		if capacity == 0 {
+			capacity = disk.CapacityInKB * 1024
+		}
+		out = append(out, diskInfo{backing.GetVirtualDeviceFileBackingInfo().FileName, capacity, backing})
+	}
+	return out
+}
+
+// ExportVm (missing in the simulator) offers the VM's disks for download
+// as stream-optimized VMDKs; nova uploads a server snapshot this way.
+func (vm *virtualMachine) ExportVm(ctx *simulator.Context, req *types.ExportVm) soap.HasFault {
+	body := &methods.ExportVmBody{}
+	if vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
+		body.Fault_ = simulator.Fault("", &types.InvalidPowerState{
+			RequestedState: types.VirtualMachinePowerStatePoweredOff,
+			ExistingState:  vm.Runtime.PowerState,
+		})
+		return body
+	}
+	lease := simulator.NewHttpNfcLease(ctx, vm.Self)
+	lease.Info.Lease = lease.Self
+	for i, disk := range disksOf(vm.VirtualMachine) {
+		file, fault := resolveDatastorePath(nil, disk.dsPath)
+		if fault != nil {
+			continue
+		}
+		name := fmt.Sprintf("disk-%d.vmdk", i)
+		transfers.Store(lease.Self.Value+"/"+name, &transfer{
+			lease: lease.Self, file: file, capacity: disk.capacity, extent: sourceExtent(disk.backing)})
+		lease.Info.DeviceUrl = append(lease.Info.DeviceUrl, types.HttpNfcLeaseDeviceUrl{
+			Key:           fmt.Sprintf("/%s/VirtualLsiLogicController0:0:%d", vm.Self.Value, i),
+			ImportKey:     fmt.Sprintf("/%s/VirtualLsiLogicController0:0:%d", vm.Name, i),
+			Url:           "https://*" + exportPrefix + lease.Self.Value + "/" + name,
+			SslThumbprint: thumbprint,
+			Disk:          types.NewBool(true),
+			TargetId:      name,
+		})
+		lease.Info.TotalDiskCapacityInKB += disk.capacity / 1024
+	}
+	body.Res = &types.ExportVmResponse{Returnval: lease.Self}
+	return body
+}
+
+type resourcePool struct {
+	*simulator.ResourcePool
+}
+
+// ImportVApp lets the simulator create the VM and its lease, then points
+// the lease's disk URLs at our upload handler, which writes the disks.
+func (p *resourcePool) ImportVApp(ctx *simulator.Context, req *types.ImportVApp) soap.HasFault {
+	res := p.ResourcePool.ImportVApp(ctx, req)
+	body, ok := res.(*methods.ImportVAppBody)
+	if !ok || body.Res == nil {
+		return res
+	}
+	lease, ok := ctx.Session.Get(body.Res.Returnval).(*simulator.HttpNfcLease)
+	if !ok {
+		return res
+	}
+	vm, ok := simulator.Map.Get(lease.Info.Entity).(*simulator.VirtualMachine)
+	if !ok {
+		return res
+	}
+	files := map[string]string{}
+	for _, disk := range disksOf(vm) {
+		if file, fault := resolveDatastorePath(nil, disk.dsPath); fault == nil {
+			files[path.Base(file)] = file
+		}
+	}
+	for i := range lease.Info.DeviceUrl {
+		u := &lease.Info.DeviceUrl[i]
+		name := path.Base(u.Url)
+		file, ok := files[name]
+		if !ok || !isTrue(u.Disk) {
+			continue
+		}
+		transfers.Store(lease.Self.Value+"/"+name, &transfer{lease: lease.Self, file: file})
+		u.Url = "https://*" + importPrefix + lease.Self.Value + "/" + name
+		u.SslThumbprint = thumbprint
+	}
+	return res
+}
+
+// httpNfcLease forgets a lease's transfers when it ends.
+type httpNfcLease struct {
+	*simulator.HttpNfcLease
+}
+
+func (l *httpNfcLease) HttpNfcLeaseComplete(ctx *simulator.Context, req *types.HttpNfcLeaseComplete) soap.HasFault {
+	forgetLease(req.This)
+	return l.HttpNfcLease.HttpNfcLeaseComplete(ctx, req)
+}
+
+func (l *httpNfcLease) HttpNfcLeaseAbort(ctx *simulator.Context, req *types.HttpNfcLeaseAbort) soap.HasFault {
+	forgetLease(req.This)
+	return l.HttpNfcLease.HttpNfcLeaseAbort(ctx, req)
+}
+
+// ---------------------------------------------------------------------------
+// Stream-optimized VMDK (VMware's "Virtual Disk Format 1.1", compressed
+// sparse extent with markers): a header, an embedded descriptor, deflated
+// grains each behind a marker, grain tables, a grain directory, a footer
+// (the header again, now with the directory's offset), an end marker.
+
+type sparseHeader struct {
+	Magic              [4]byte
+	Version            uint32
+	Flags              uint32
+	Capacity           uint64
+	GrainSize          uint64
+	DescriptorOffset   uint64
+	DescriptorSize     uint64
+	NumGTEsPerGT       uint32
+	RgdOffset          uint64
+	GdOffset           uint64
+	OverHead           uint64
+	UncleanShutdown    uint8
+	SingleEndLineChar  byte
+	NonEndLineChar     byte
+	DoubleEndLineChar1 byte
+	DoubleEndLineChar2 byte
+	CompressAlgorithm  uint16
+	Pad                [433]byte
+}
+
+const (
+	flagNewline    = 1 << 0
+	flagCompressed = 1 << 16
+	flagMarkers    = 1 << 17
+	markerEOS      = 0
+	markerGT       = 1
+	markerGD       = 2
+	markerFooter   = 3
+	gdAtEnd        = ^uint64(0)
+)
+
+type sectorWriter struct {
+	w   io.Writer
+	pos uint64 // bytes written
+	err error
+}
+
+func (s *sectorWriter) write(b []byte) {
+	if s.err != nil {
+		return
+	}
+	var n int
+	n, s.err = s.w.Write(b)
+	s.pos += uint64(n)
+}
+
+// pad fills up to the next sector boundary.
+func (s *sectorWriter) pad() {
+	if r := s.pos % sectorSize; r != 0 {
+		s.write(make([]byte, sectorSize-r))
+	}
+}
+
+func (s *sectorWriter) sector() uint64 { return s.pos / sectorSize }
+
+func (s *sectorWriter) marker(val uint64, kind uint32) {
+	m := make([]byte, sectorSize)
+	binary.LittleEndian.PutUint64(m[0:], val)
+	binary.LittleEndian.PutUint32(m[8:], 0)
+	binary.LittleEndian.PutUint32(m[12:], kind)
+	s.write(m)
+}
+
+func (s *sectorWriter) header(h *sparseHeader) {
+	var buf bytes.Buffer
+	_ = binary.Write(&buf, binary.LittleEndian, h)
+	s.write(buf.Bytes())
+}
+
+// sourceExtent finds the flat extent holding a disk's data along its
+// backing chain: the disk's own file, or for a linked clone or snapshot
+// delta (which the simulator keeps as empty placeholders) its parent's.
+func sourceExtent(backing types.BaseVirtualDeviceFileBackingInfo) string {
+	for i := 0; backing != nil && i < 32; i++ {
+		file, fault := resolveDatastorePath(nil, backing.GetVirtualDeviceFileBackingInfo().FileName)
+		if fault == nil {
+			if _, ok := readDescriptor(file); ok && exists(flatName(file)) {
+				return flatName(file)
+			}
+		}
+		flat, ok := backing.(*types.VirtualDiskFlatVer2BackingInfo)
+		if !ok || flat.Parent == nil {
+			return ""
+		}
+		backing = flat.Parent
+	}
+	return ""
+}
+
+func writeStreamOptimized(w io.Writer, t *transfer) error {
+	sectors := uint64(t.capacity) / sectorSize
+	if d, ok := readDescriptor(t.file); ok && d.sectors > 0 {
+		sectors = uint64(d.sectors)
+	}
+	var src io.ReaderAt
+	if extent := t.extent; extent != "" {
+		f, err := os.Open(extent)
+		if err == nil {
+			defer f.Close()
+			src = f
+		}
+	}
+	desc := fmt.Sprintf("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n"+
+		"createType=\"streamOptimized\"\n\n# Extent description\nRW %d SPARSE \"disk.vmdk\"\n\n"+
+		"# The Disk Data Base\n#DDB\n\nddb.adapterType = \"lsilogic\"\nddb.virtualHWVersion = \"14\"\n", sectors)
+	descSectors := (uint64(len(desc)) + sectorSize - 1) / sectorSize
+	header := sparseHeader{
+		Magic:              [4]byte{'K', 'D', 'M', 'V'},
+		Version:            3,
+		Flags:              flagNewline | flagCompressed | flagMarkers,
+		Capacity:           sectors,
+		GrainSize:          grainSectors,
+		DescriptorOffset:   1,
+		DescriptorSize:     descSectors,
+		NumGTEsPerGT:       gtEntries,
+		GdOffset:           gdAtEnd,
+		OverHead:           1 + descSectors,
+		SingleEndLineChar:  '\n',
+		NonEndLineChar:     ' ',
+		DoubleEndLineChar1: '\r',
+		DoubleEndLineChar2: '\n',
+		CompressAlgorithm:  1,
+	}
+	out := &sectorWriter{w: w}
+	out.header(&header)
+	out.write([]byte(desc))
+	out.pad()
+
+	grains := (sectors + grainSectors - 1) / grainSectors
+	table := make([]uint32, ((grains+gtEntries-1)/gtEntries)*gtEntries)
+	grain := make([]byte, grainSectors*sectorSize)
+	var packed bytes.Buffer
+	for g := uint64(0); src != nil && g < grains && out.err == nil; g++ {
+		n, err := src.ReadAt(grain, int64(g*grainSectors*sectorSize))
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if n == 0 || bytes.Count(grain[:n], []byte{0}) == n {
+			continue // holes are left out of the stream
+		}
+		for i := n; i < len(grain); i++ {
+			grain[i] = 0
+		}
+		packed.Reset()
+		zw := zlib.NewWriter(&packed)
+		_, _ = zw.Write(grain)
+		_ = zw.Close()
+		table[g] = uint32(out.sector())
+		m := make([]byte, 12)
+		binary.LittleEndian.PutUint64(m[0:], g*grainSectors)
+		binary.LittleEndian.PutUint32(m[8:], uint32(packed.Len()))
+		out.write(m)
+		out.write(packed.Bytes())
+		out.pad()
+	}
+	// Grain tables, then the directory that points at them.
+	gtSectors := uint64(gtEntries * 4 / sectorSize)
+	directory := make([]uint32, len(table)/gtEntries)
+	for i := range directory {
+		out.marker(gtSectors, markerGT)
+		directory[i] = uint32(out.sector())
+		var buf bytes.Buffer
+		_ = binary.Write(&buf, binary.LittleEndian, table[i*gtEntries:(i+1)*gtEntries])
+		out.write(buf.Bytes())
+	}
+	gdBytes := uint64(len(directory) * 4)
+	out.marker((gdBytes+sectorSize-1)/sectorSize, markerGD)
+	gdOffset := out.sector()
+	var buf bytes.Buffer
+	_ = binary.Write(&buf, binary.LittleEndian, directory)
+	out.write(buf.Bytes())
+	out.pad()
+	out.marker(1, markerFooter)
+	header.GdOffset = gdOffset
+	out.header(&header)
+	out.marker(0, markerEOS)
+	return out.err
+}
+
+// readUpload writes an uploaded disk to t.file as a descriptor and a flat
+// extent: a stream-optimized VMDK is inflated grain by grain; anything
+// else is taken as the raw extent.
+func readUpload(r *bufio.Reader, t *transfer) error {
+	flat, err := os.OpenFile(flatName(t.file), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer flat.Close()
+	magic, _ := r.Peek(4)
+	if string(magic) != "KDMV" {
+		n, err := io.Copy(flat, r)
+		if err != nil {
+			return err
+		}
+		return writeDescriptor(t.file, descriptor{sectors: (n + sectorSize - 1) / sectorSize, adapterType: "lsilogic"})
+	}
+	var header sparseHeader
+	if err := binary.Read(r, binary.LittleEndian, &header); err != nil {
+		return err
+	}
+	if header.Flags&flagCompressed == 0 || header.Flags&flagMarkers == 0 {
+		return fmt.Errorf("not a stream-optimized VMDK (flags %#x)", header.Flags)
+	}
+	if _, err := r.Discard(int((header.OverHead - 1) * sectorSize)); err != nil {
+		return err
+	}
+	if err := flat.Truncate(int64(header.Capacity * sectorSize)); err != nil {
+		return err
+	}
+	grain := make([]byte, header.GrainSize*sectorSize)
+	head := make([]byte, 12)
+	for {
+		if _, err := io.ReadFull(r, head); err != nil {
+			return fmt.Errorf("truncated stream: %v", err)
+		}
+		lba := binary.LittleEndian.Uint64(head[0:])
+		size := binary.LittleEndian.Uint32(head[8:])
+		if size > 0 { // a grain
+			data := make([]byte, size)
+			if _, err := io.ReadFull(r, data); err != nil {
+				return err
+			}
+			zr, err := zlib.NewReader(bytes.NewReader(data))
+			if err != nil {
+				return err
+			}
+			n, err := io.ReadFull(zr, grain)
+			if err != nil && err != io.ErrUnexpectedEOF {
+				return err
+			}
+			if _, err := flat.WriteAt(grain[:n], int64(lba*sectorSize)); err != nil {
+				return err
+			}
+			// Each grain ends on a sector boundary.
+			if tail := (12 + int(size)) % sectorSize; tail != 0 {
+				if _, err := r.Discard(sectorSize - tail); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		// A marker: the rest of its sector, then val sectors of metadata.
+		kind := make([]byte, sectorSize-12)
+		if _, err := io.ReadFull(r, kind); err != nil {
+			return err
+		}
+		switch binary.LittleEndian.Uint32(kind[0:]) {
+		case markerEOS:
+			return writeDescriptor(t.file, descriptor{sectors: int64(header.Capacity), adapterType: "lsilogic"})
+		default:
+			if _, err := r.Discard(int(lba * sectorSize)); err != nil {
+				return err
+			}
+		}
+	}
+}
