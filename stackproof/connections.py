@@ -59,10 +59,16 @@ def probe(conn: openstack.connection.Connection, entry: str) -> dict[str, Any]:
     Raises ConnectError with one line naming the cloud and the endpoint at fault.
     """
     auth_url = _auth_url(conn)
+    # keystoneauth logs its own warning before failing; the one line below says it all.
+    ks_log = logging.getLogger("keystoneauth")
+    level = ks_log.level
+    ks_log.setLevel(logging.CRITICAL)
     try:
         conn.authorize()
     except Exception as exc:
         raise ConnectError(_auth_failure(entry, auth_url, exc)) from None
+    finally:
+        ks_log.setLevel(level)
     versions: dict[str, Any] = {}
     catalog = conn.session.auth.get_access(conn.session).service_catalog
     interface = conn.config.get_interface() or "public"
