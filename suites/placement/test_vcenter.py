@@ -115,8 +115,8 @@ def test_shared_vmfs_and_vmotion(vcenters, hosts, target) -> None:
                    found=f"datastores {[d['name'] for d in datastores]}", where=where)
             for ds in candidates:
                 ds_where = f"{where}, datastore {ds['name']} ({ds['obj']._moId})"
-                found = (f"type={ds.get('summary.type')}, multipleHostAccess={ds.get('summary.multipleHostAccess')}, "
-                         f"accessible={ds.get('summary.accessible')}, maintenanceMode={ds.get('summary.maintenanceMode')}")
+                found = ", ".join(f"{key}={ds.get('summary.' + key)}" for key in (
+                    "type", "multipleHostAccess", "accessible", "maintenanceMode"))
                 expect(ds.get("summary.type") == "VMFS" and ds.get("summary.multipleHostAccess") is True
                        and ds.get("summary.accessible") is True
                        and ds.get("summary.maintenanceMode") in (None, "normal"),
