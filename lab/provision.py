@@ -1,0 +1,349 @@
+"""Provision the architecture through the APIs, idempotently (find, else create).
+
+Identity first (service users, the member project, the catalog: the other services need it to
+authenticate), then, once the computes are registered, what stackproof.yaml promises: the ``kvm``
+aggregate with the metadata AggregateImagePropertiesIsolation reads, flavors, a network, the volume
+type, images built on the spot with qemu-img, and quotas large enough for parallel tests.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+from lab import config
+from lab.errors import LabError
+from lab.layout import Layout
+from lab.rest import Cloud
+from lab.waiting import wait_for
+
+MEMBER_PROJECT = "sp-member"
+MEMBER_USER = "sp-member"
+KVM_AGGREGATE = "kvm"
+# nova's internal image field name (hypervisor_type -> img_hv_type): AggregateImagePropertiesIsolation
+# compares aggregate metadata keys with these names and silently skips unknown ones.
+KVM_AGGREGATE_METADATA = {"img_hv_type": "qemu"}
+FLAVORS = [
+    {"name": "sp.tiny", "vcpus": 1, "ram": 128, "disk": 1, "extra_specs": {}},
+    {"name": "sp.small", "vcpus": 1, "ram": 256, "disk": 2, "extra_specs": {}},
+    # Pinned to the KVM aggregate through AggregateInstanceExtraSpecsFilter.
+    {
+        "name": "sp.tiny.kvm",
+        "vcpus": 1,
+        "ram": 128,
+        "disk": 1,
+        "extra_specs": {"aggregate_instance_extra_specs:img_hv_type": "qemu"},
+    },
+]
+NETWORK = "sp-net"
+SUBNET = "sp-subnet"
+SUBNET_CIDR = "192.0.2.0/24"  # documentation range: a record in Neutron only, no traffic ever
+VOLUME_TYPES = [{"name": "kvm-default", "backend": config.CINDER_BACKEND}]
+IMAGES = [
+    {
+        "name": "sp-qemu-qcow2",
+        "disk_format": "qcow2",
+        "qemu_img": ["-f", "qcow2"],
+        "properties": {
+            "hypervisor_type": "qemu",
+            "architecture": "x86_64",
+            "hw_disk_bus": "virtio",
+            "hw_vif_model": "virtio",
+            "os_type": "linux",
+        },
+    },
+    {
+        # Lands nowhere until the lab has a VMware aggregate: that is the point of the image policy.
+        "name": "sp-vmware-sparse-vmdk",
+        "disk_format": "vmdk",
+        "qemu_img": ["-f", "vmdk", "-o", "subformat=monolithicSparse,adapter_type=lsilogic"],
+        "properties": {
+            "hypervisor_type": "vmware",
+            "vmware_disktype": "sparse",
+            "vmware_adaptertype": "lsiLogic",
+            "os_type": "linux",
+        },
+    },
+]
+IMAGE_VIRTUAL_SIZE = "64M"  # below every flavor's disk so nova accepts the image
+QUOTAS = {
+    "compute": {"instances": 100, "cores": 200, "ram": 102400, "server_groups": 50},
+    "volume": {"volumes": 100, "gigabytes": 1000, "snapshots": 100},
+}
+CATALOG = [
+    ("glance", "image", "glance-api", ""),
+    ("placement", "placement", "placement-api", ""),
+    ("nova", "compute", "nova-api", "/v2.1"),
+    ("neutron", "network", "neutron-api", ""),
+    ("cinderv3", "volumev3", "cinder-api", "/v3/$(project_id)s"),
+    ("cinder", "block-storage", "cinder-api", "/v3/$(project_id)s"),
+]
+
+
+def admin(layout: Layout) -> Cloud:
+    return Cloud(layout, "admin", config.load_secrets(layout)["admin"], "admin")
+
+
+def _find(cloud: Cloud, service: str, path: str, key: str, name: str, **filters: str) -> dict[str, Any] | None:
+    query = "&".join(f"{k}={v}" for k, v in {"name": name, **filters}.items())
+    found = [item for item in cloud.call(service, "GET", f"{path}?{query}")[key] if item.get("name") == name]
+    return found[0] if found else None
+
+
+def _ensure(cloud: Cloud, service: str, path: str, key: str, body: dict[str, Any], **filters: str) -> dict[str, Any]:
+    existing = _find(cloud, service, path, key, body["name"], **filters)
+    if existing:
+        return existing
+    singular = key[:-1] if not key.endswith("ies") else key[:-3] + "y"
+    return cloud.call(service, "POST", path, {singular: body})[singular]
+
+
+# --- identity ----------------------------------------------------------------------------------
+
+
+def identity(layout: Layout) -> None:
+    """Projects, users, role assignments and the service catalog."""
+    cloud = admin(layout)
+    secret = config.load_secrets(layout)
+    roles = {r["name"]: r["id"] for r in cloud.call("identity", "GET", "/roles")["roles"]}
+    for role in ("admin", "member", "reader", "service"):
+        if role not in roles:
+            roles[role] = cloud.call("identity", "POST", "/roles", {"role": {"name": role}})["role"]["id"]
+    service_project = _ensure(
+        cloud,
+        "identity",
+        "/projects",
+        "projects",
+        {"name": "service", "domain_id": "default", "description": "OpenStack services"},
+    )
+    member_project = _ensure(
+        cloud,
+        "identity",
+        "/projects",
+        "projects",
+        {"name": MEMBER_PROJECT, "domain_id": "default", "description": "stackproof's unprivileged test project"},
+    )
+    assignments = [(user, service_project["id"], ("admin", "service")) for user in config.SERVICE_USERS]
+    assignments.append((MEMBER_USER, member_project["id"], ("member",)))
+    for user_name, project_id, user_roles in assignments:
+        password = secret["member" if user_name == MEMBER_USER else user_name]
+        user = _ensure(
+            cloud, "identity", "/users", "users", {"name": user_name, "domain_id": "default", "password": password}
+        )
+        for role in user_roles:
+            cloud.call("identity", "PUT", f"/projects/{project_id}/users/{user['id']}/roles/{roles[role]}")
+
+    for name, service_type, port, suffix in CATALOG:
+        service = _ensure(
+            cloud,
+            "identity",
+            "/services",
+            "services",
+            {"name": name, "type": service_type, "enabled": True},
+            type=service_type,
+        )
+        have = {
+            e["interface"] for e in cloud.call("identity", "GET", f"/endpoints?service_id={service['id']}")["endpoints"]
+        }
+        for interface in ("public", "internal", "admin"):
+            if interface not in have:
+                cloud.call(
+                    "identity",
+                    "POST",
+                    "/endpoints",
+                    {
+                        "endpoint": {
+                            "service_id": service["id"],
+                            "interface": interface,
+                            "region_id": config.REGION,
+                            "url": layout.url(port, suffix),
+                            "enabled": True,
+                        }
+                    },
+                )
+
+
+# --- the architecture ----------------------------------------------------------------------------
+
+
+def architecture(layout: Layout, say: Callable[[str], None]) -> str:
+    """Everything after identity; returns a one-line summary."""
+    cloud = admin(layout)
+    member = _project_id(cloud, MEMBER_PROJECT)
+    admin_project = _project_id(cloud, "admin")
+
+    hosts = wait_for(
+        lambda: _kvm_hypervisors(cloud),
+        timeout=120,
+        interval=1,
+        what=f"nova to list hypervisors {', '.join(config.KVM_COMPUTES)} as QEMU (cells discovery)",
+    )
+    say(f"hypervisors: {', '.join(f'{h} ({t})' for h, t in hosts.items())}")
+    aggregate = _ensure_aggregate(cloud)
+    _check_placement(cloud, aggregate)
+    for flavor in FLAVORS:
+        _ensure_flavor(cloud, flavor)
+    for project in (member, admin_project):
+        cloud.call("compute", "PUT", f"/os-quota-sets/{project}", {"quota_set": QUOTAS["compute"]})
+        cloud.call("volume", "PUT", f"/os-quota-sets/{project}", {"quota_set": QUOTAS["volume"]})
+    _ensure_network(cloud, member)
+    for volume_type in VOLUME_TYPES:
+        _ensure_volume_type(cloud, volume_type)
+    for image in IMAGES:
+        _ensure_image(layout, cloud, image)
+    return (
+        f"aggregate {KVM_AGGREGATE} {aggregate['hosts']}, {len(FLAVORS)} flavors, network {NETWORK}, "
+        f"{len(VOLUME_TYPES)} volume type, {len(IMAGES)} images"
+    )
+
+
+def _project_id(cloud: Cloud, name: str) -> str:
+    project = _find(cloud, "identity", "/projects", "projects", name)
+    if not project:
+        raise LabError(f"keystone has no project {name!r}; was identity provisioning skipped?")
+    return project["id"]
+
+
+def _kvm_hypervisors(cloud: Cloud) -> dict[str, str]:
+    listed = cloud.call("compute", "GET", "/os-hypervisors/detail")["hypervisors"]
+    found = {h["service"]["host"]: h["hypervisor_type"] for h in listed if h.get("state") == "up"}
+    if all(found.get(host) == "QEMU" for host in config.KVM_COMPUTES):
+        return {host: found[host] for host in config.KVM_COMPUTES}
+    return {}
+
+
+def _ensure_aggregate(cloud: Cloud) -> dict[str, Any]:
+    aggregates = cloud.call("compute", "GET", "/os-aggregates")["aggregates"]
+    aggregate = next((a for a in aggregates if a["name"] == KVM_AGGREGATE), None)
+    if aggregate is None:
+        aggregate = cloud.call("compute", "POST", "/os-aggregates", {"aggregate": {"name": KVM_AGGREGATE}})["aggregate"]
+    for host in config.KVM_COMPUTES:
+        if host not in aggregate.get("hosts", []):
+            aggregate = cloud.call(
+                "compute", "POST", f"/os-aggregates/{aggregate['id']}/action", {"add_host": {"host": host}}
+            )["aggregate"]
+    if any(aggregate.get("metadata", {}).get(k) != v for k, v in KVM_AGGREGATE_METADATA.items()):
+        aggregate = cloud.call(
+            "compute",
+            "POST",
+            f"/os-aggregates/{aggregate['id']}/action",
+            {"set_metadata": {"metadata": KVM_AGGREGATE_METADATA}},
+        )["aggregate"]
+    return aggregate
+
+
+def _check_placement(cloud: Cloud, aggregate: dict[str, Any]) -> None:
+    """The placement side of the image policy: each KVM provider is in the aggregate and carries the
+    image-type traits query_placement_for_image_type_support relies on (reported by the lab driver)."""
+    for host in config.KVM_COMPUTES:
+        providers = cloud.call("placement", "GET", f"/resource_providers?name={host}")["resource_providers"]
+        if not providers:
+            raise LabError(f"placement has no resource provider for {host}")
+        rp = providers[0]["uuid"]
+
+        def has_traits(rp: str = rp) -> bool:
+            traits = set(cloud.call("placement", "GET", f"/resource_providers/{rp}/traits")["traits"])
+            return "COMPUTE_IMAGE_TYPE_QCOW2" in traits and "COMPUTE_IMAGE_TYPE_VMDK" not in traits
+
+        wait_for(has_traits, timeout=60, what=f"{host}'s provider to carry COMPUTE_IMAGE_TYPE_QCOW2 and not _VMDK")
+        aggregates = cloud.call("placement", "GET", f"/resource_providers/{rp}/aggregates")["aggregates"]
+        if aggregate["uuid"] not in aggregates:
+            raise LabError(f"placement does not mirror aggregate {KVM_AGGREGATE} on {host}'s provider")
+
+
+def _ensure_flavor(cloud: Cloud, spec: dict[str, Any]) -> None:
+    flavors = cloud.call("compute", "GET", "/flavors/detail?is_public=None")["flavors"]
+    flavor = next((f for f in flavors if f["name"] == spec["name"]), None)
+    if flavor is None:
+        body = {k: spec[k] for k in ("name", "vcpus", "ram", "disk")}
+        flavor = cloud.call("compute", "POST", "/flavors", {"flavor": {**body, "id": spec["name"]}})["flavor"]
+    if spec["extra_specs"] and any(flavor.get("extra_specs", {}).get(k) != v for k, v in spec["extra_specs"].items()):
+        cloud.call("compute", "POST", f"/flavors/{flavor['id']}/os-extra_specs", {"extra_specs": spec["extra_specs"]})
+
+
+def _ensure_network(cloud: Cloud, project_id: str) -> None:
+    network = _find(cloud, "network", "/networks", "networks", NETWORK)
+    if network is None:
+        network = cloud.call(
+            "network", "POST", "/networks", {"network": {"name": NETWORK, "project_id": project_id, "shared": True}}
+        )["network"]
+    if not _find(cloud, "network", "/subnets", "subnets", SUBNET, network_id=network["id"]):
+        cloud.call(
+            "network",
+            "POST",
+            "/subnets",
+            {
+                "subnet": {
+                    "name": SUBNET,
+                    "network_id": network["id"],
+                    "project_id": project_id,
+                    "ip_version": 4,
+                    "cidr": SUBNET_CIDR,
+                    "enable_dhcp": False,
+                    "gateway_ip": None,
+                }
+            },
+        )
+
+
+def _ensure_volume_type(cloud: Cloud, spec: dict[str, str]) -> None:
+    types = cloud.call("volume", "GET", "/types?is_public=None")["volume_types"]
+    volume_type = next((t for t in types if t["name"] == spec["name"]), None)
+    if volume_type is None:
+        volume_type = cloud.call(
+            "volume",
+            "POST",
+            "/types",
+            {
+                "volume_type": {
+                    "name": spec["name"],
+                    "os-volume-type-access:is_public": True,
+                    "description": f"volumes on backend {spec['backend']}, attachable to KVM servers",
+                }
+            },
+        )["volume_type"]
+    if volume_type.get("extra_specs", {}).get("volume_backend_name") != spec["backend"]:
+        cloud.call(
+            "volume",
+            "POST",
+            f"/types/{volume_type['id']}/extra_specs",
+            {"extra_specs": {"volume_backend_name": spec["backend"]}},
+        )
+
+
+def _ensure_image(layout: Layout, cloud: Cloud, spec: dict[str, Any]) -> None:
+    existing = cloud.call("image", "GET", f"/images?name={spec['name']}")["images"]
+    active = [i for i in existing if i["status"] == "active"]
+    if active:
+        return
+    for broken in existing:  # an upload interrupted by an earlier run
+        cloud.call("image", "DELETE", f"/images/{broken['id']}")
+    path = layout.images / f"{spec['name']}.{spec['disk_format']}"
+    path.unlink(missing_ok=True)
+    try:
+        subprocess.run(
+            ["qemu-img", "create", "-q", *spec["qemu_img"], str(path), IMAGE_VIRTUAL_SIZE],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.CalledProcessError as exc:
+        raise LabError(f"qemu-img could not build {path.name}: {exc.stderr.strip()}") from None
+    image = cloud.call(
+        "image",
+        "POST",
+        "/images",
+        {
+            "name": spec["name"],
+            "disk_format": spec["disk_format"],
+            "container_format": "bare",
+            "visibility": "public",
+            **spec["properties"],
+        },
+    )
+    cloud.call("image", "PUT", f"/images/{image['id']}/file", raw=path.read_bytes(), timeout=120)
+    status = cloud.call("image", "GET", f"/images/{image['id']}")["status"]
+    if status != "active":
+        raise LabError(f"image {spec['name']} is {status} after upload, expected active")

@@ -1,0 +1,409 @@
+"""The lab's services: how each one starts, where it listens, how its health is judged, how it stops.
+
+Health means "answers": an HTTP API answers any status below 500 on its root; MariaDB sends its
+handshake; RabbitMQ answers the AMQP protocol header; an RPC service (conductor, scheduler, compute,
+cinder scheduler/volume) has a service record whose heartbeat is younger than service_down_time.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab import config, processes, rest
+from lab.errors import LabError
+from lab.layout import HOST, Layout
+
+
+@dataclass(frozen=True)
+class Service:
+    """One process the lab runs."""
+
+    name: str
+    argv: Callable[[Layout], list[str]]
+    health: str  # "http" | "mariadb" | "amqp" | "heartbeat"
+    port: str | None = None  # layout port name of its listener
+    env: Callable[[Layout], dict[str, str]] = field(default=lambda layout: {})
+    heartbeat: tuple[str, str, str] | None = None  # (database, binary, host) of its service record
+    grace: float = 10.0  # seconds between SIGTERM and SIGKILL on stop
+    extra_ports: tuple[str, ...] = ()  # other listeners it owns (Erlang distribution, epmd)
+
+    def log(self, layout: Layout) -> Path:
+        return layout.logs / f"{self.name}.log"
+
+
+def _uwsgi(module: str, port: str, *, threads: int = 2, pyargv: str = "") -> Callable[[Layout], list[str]]:
+    def argv(layout: Layout) -> list[str]:
+        args = [
+            str(layout.venv_bin / "uwsgi"),
+            # --http11-socket, not --http-socket: keystoneauth reuses connections and gets
+            # "connection reset" on POST /v3/auth/tokens with the HTTP/1.0 socket (lab-notes).
+            "--http11-socket",
+            f"{HOST}:{layout.port(port)}",
+            "--module",
+            module,
+            "--virtualenv",
+            str(layout.venv),
+            "--master",
+            "--processes",
+            "1",  # one worker per service: the lab's RSS budget is 3.5 GB
+            "--threads",
+            str(threads),
+            "--enable-threads",
+            # Load the app in the worker, not the master: the master stays small and a failing app
+            # shows in the log instead of being forked.
+            "--lazy-apps",
+            "--need-app",
+            "--die-on-term",
+            "--hook-master-start",
+            "unix_signal:15 gracefully_kill_them_all",
+            "--worker-reload-mercy",
+            "3",
+            "--buffer-size",
+            "65535",
+            "--procname-prefix-spaced",
+            f"sp-lab:{port}",
+        ]
+        if pyargv:
+            args += ["--pyargv", pyargv]
+        return args
+
+    return argv
+
+
+def _venv_script(script: str, *args: str) -> Callable[[Layout], list[str]]:
+    def argv(layout: Layout) -> list[str]:
+        return [str(layout.venv_bin / script), *args]  # "{etc}" is filled in by start()
+
+    return argv
+
+
+def _dir_env(variable: str, sub: str, files: str = "") -> Callable[[Layout], dict[str, str]]:
+    def env(layout: Layout) -> dict[str, str]:
+        values = {variable: str(layout.etc / sub)}
+        if files:
+            values[variable.replace("_DIR", "_FILES")] = files
+        return values
+
+    return env
+
+
+def _nova_api_env(layout: Layout) -> dict[str, str]:
+    # nova-api loads paste from the *first* file of its list (wsgi_app.init_application), so the
+    # paste file goes first; an absolute path survives os.path.join with the config dir.
+    paste = layout.venv / "etc" / "nova" / "api-paste.ini"
+    return {"OS_NOVA_CONFIG_DIR": str(layout.etc / "nova"), "OS_NOVA_CONFIG_FILES": f"{paste};nova.conf"}
+
+
+def _mariadb_argv(layout: Layout) -> list[str]:
+    return ["/usr/sbin/mariadbd", f"--defaults-file={layout.etc / 'mariadb' / 'my.cnf'}"]
+
+
+def _rabbitmq_argv(layout: Layout) -> list[str]:
+    return ["/usr/lib/rabbitmq/bin/rabbitmq-server"]
+
+
+def _rabbitmq_env(layout: Layout) -> dict[str, str]:
+    etc = layout.etc / "rabbitmq"
+    home = layout.data / "rabbitmq"
+    return {
+        # A node of our own: own name, ports, epmd, cookie ($HOME) and data; never the system node.
+        "HOME": str(home),
+        "RABBITMQ_NODENAME": "sp-lab@localhost",
+        "RABBITMQ_USE_LONGNAME": "false",
+        "RABBITMQ_NODE_IP_ADDRESS": HOST,
+        "RABBITMQ_NODE_PORT": str(layout.port("rabbitmq")),
+        "RABBITMQ_DIST_PORT": str(layout.port("rabbitmq-dist")),
+        "ERL_EPMD_PORT": str(layout.port("epmd")),
+        "ERL_EPMD_ADDRESS": HOST,
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        "RABBITMQ_CONFIG_FILE": str(etc / "rabbitmq.conf"),
+        "RABBITMQ_CONF_ENV_FILE": str(etc / "rabbitmq-env.conf"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(etc / "enabled_plugins"),
+        "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(layout.logs / "rabbitmq"),
+        "RABBITMQ_LOGS": "-",
+        "RABBITMQ_PID_FILE": str(layout.run / "rabbitmq-beam.pid"),
+    }
+
+
+def _nova_worker(binary: str, conf: str = "nova/nova.conf") -> Callable[[Layout], list[str]]:
+    return _venv_script(binary, "--config-file", "{etc}/" + conf)
+
+
+def _compute(host: str) -> Service:
+    return Service(
+        name=f"nova-compute-{host}",
+        # nova-compute with nova.virt extended by the lab's drivers (lab/plugins).
+        argv=_venv_script("stackproof-lab-nova-compute", "--config-file", "{etc}/" + f"{host}/nova/nova.conf"),
+        health="heartbeat",
+        heartbeat=("nova_cell1", "nova-compute", host),
+        grace=8,
+    )
+
+
+CINDER_CONF = "--config-file {etc}/cinder/cinder.conf"
+
+SERVICES: list[Service] = [
+    Service("mariadb", _mariadb_argv, "mariadb", port="mariadb", grace=30),
+    Service(
+        "rabbitmq",
+        _rabbitmq_argv,
+        "amqp",
+        port="rabbitmq",
+        env=_rabbitmq_env,
+        grace=20,
+        extra_ports=("rabbitmq-dist", "epmd"),
+    ),
+    Service(
+        "keystone",
+        _uwsgi("keystone.wsgi.api:application", "keystone", threads=4),
+        "http",
+        port="keystone",
+        env=_dir_env("OS_KEYSTONE_CONFIG_DIR", "keystone"),
+    ),
+    Service(
+        "glance-api",
+        _uwsgi("glance.wsgi.api:application", "glance-api"),
+        "http",
+        port="glance-api",
+        env=_dir_env("OS_GLANCE_CONFIG_DIR", "glance"),
+    ),
+    Service(
+        "placement-api",
+        _uwsgi("placement.wsgi.api:application", "placement-api"),
+        "http",
+        port="placement-api",
+        env=_dir_env("OS_PLACEMENT_CONFIG_DIR", "placement"),
+    ),
+    Service(
+        "nova-api",
+        _uwsgi("nova.wsgi.osapi_compute:application", "nova-api", threads=4),
+        "http",
+        port="nova-api",
+        env=_nova_api_env,
+    ),
+    Service(
+        "nova-conductor",
+        _nova_worker("nova-conductor"),
+        "heartbeat",
+        heartbeat=("nova_cell1", "nova-conductor", "lab-controller"),
+    ),
+    Service(
+        "nova-scheduler",
+        _nova_worker("nova-scheduler"),
+        "heartbeat",
+        heartbeat=("nova_cell1", "nova-scheduler", "lab-controller"),
+    ),
+    *[_compute(host) for host in config.KVM_COMPUTES],
+    Service(
+        "neutron-api",
+        _uwsgi("neutron.wsgi.api:application", "neutron-api"),
+        "http",
+        port="neutron-api",
+        env=_dir_env("OS_NEUTRON_CONFIG_DIR", "neutron"),
+    ),
+    Service(
+        "cinder-api",
+        _uwsgi("cinder.wsgi.api:application", "cinder-api", pyargv="--config-file {etc}/cinder/cinder.conf"),
+        "http",
+        port="cinder-api",
+    ),
+    Service(
+        "cinder-scheduler",
+        _venv_script("cinder-scheduler", *CINDER_CONF.split()),
+        "heartbeat",
+        heartbeat=("cinder", "cinder-scheduler", "lab-storage"),
+    ),
+    Service(
+        "cinder-volume",
+        _venv_script("cinder-volume", *CINDER_CONF.split()),
+        "heartbeat",
+        heartbeat=("cinder", "cinder-volume", f"lab-storage@{config.CINDER_BACKEND}"),
+        grace=8,
+    ),
+]
+BY_NAME = {service.name: service for service in SERVICES}
+
+
+def get(name: str) -> Service:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise LabError(f"no lab service named {name!r}; known: {', '.join(BY_NAME)}") from None
+
+
+def all_ports(layout: Layout) -> set[int]:
+    """Every port the lab's services listen on."""
+    ports = set()
+    for service in SERVICES:
+        for name in (service.port, *service.extra_ports):
+            if name:
+                ports.add(layout.port(name))
+    return ports
+
+
+def base_env(layout: Layout) -> dict[str, str]:
+    """The environment every service starts with: the caller's, minus anything that would steer
+    OpenStack clients or Python elsewhere, with the lab venv first on PATH."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OS_", "PYTHON", "VIRTUAL_ENV", "RABBITMQ_", "ERL_", "UWSGI_"))
+    }
+    env["PATH"] = f"{layout.venv_bin}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
+    env["LANG"] = env["LC_ALL"] = "C.UTF-8"
+    return env
+
+
+def start(layout: Layout, service: Service) -> processes.ProcessRecord:
+    """Start ``service`` unless it already runs; returns its process record."""
+    running = processes.read_record(layout.run, service.name)
+    if running:
+        return running
+    if service.port:
+        holders = processes.listeners({layout.port(service.port)})
+        if holders:
+            port = layout.port(service.port)
+            raise LabError(
+                f"cannot start {service.name}: port {port} is already taken by pid(s) "
+                f"{sorted(holders[port]) or 'unknown'} (set STACKPROOF_LAB_PORT_BASE to move the lab)"
+            )
+    env = {**base_env(layout), **service.env(layout)}
+    argv = [arg.format(etc=layout.etc) for arg in service.argv(layout)]
+    if service.name == "rabbitmq":
+        (layout.data / "rabbitmq").mkdir(parents=True, exist_ok=True)
+    return processes.spawn(
+        service.name, argv, run_dir=layout.run, log_path=service.log(layout), env=env, cwd=layout.state
+    )
+
+
+def stop(layout: Layout, service: Service) -> str:
+    """Stop ``service`` (bounded); returns a note: "stopped", "killed" or "not running"."""
+    record = processes.read_record(layout.run, service.name)
+    if record is None:
+        processes.pid_file(layout.run, service.name).unlink(missing_ok=True)
+        return "not running"
+    killed = processes.stop_group(record, grace=service.grace)
+    processes.pid_file(layout.run, service.name).unlink(missing_ok=True)
+    return "killed after SIGTERM grace" if killed else "stopped"
+
+
+# --- health --------------------------------------------------------------------------------------
+
+
+def _mariadb_answers(port: int) -> bool:
+    with socket.create_connection((HOST, port), timeout=2) as conn:
+        conn.settimeout(2)
+        greeting = conn.recv(64)
+    # MySQL protocol: 3-byte length, sequence id, then protocol version 10 (a handshake) or 0xff (an
+    # error packet such as "host not allowed" before the lab's account exists): either way it answers.
+    return len(greeting) > 4 and greeting[4] in (10, 0xFF)
+
+
+def _amqp_answers(port: int) -> bool:
+    with socket.create_connection((HOST, port), timeout=2) as conn:
+        conn.settimeout(3)
+        conn.sendall(b"AMQP\x00\x00\x09\x01")
+        reply = conn.recv(16)
+    # A method frame (type 1) on channel 0: connection.start.
+    return reply[:3] == b"\x01\x00\x00"
+
+
+def sql(layout: Layout, statement: str, *, timeout: float = 30) -> list[list[str]]:
+    """Run SQL as MariaDB's root over the private socket; rows as lists of strings."""
+    try:
+        result = subprocess.run(
+            [
+                "mariadb",
+                f"--socket={layout.mariadb_socket}",
+                "-uroot",
+                "--batch",
+                "--skip-column-names",
+                "-e",
+                statement,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise LabError(f"gave up after {timeout:.0f}s waiting for MariaDB to run: {statement[:80]}") from None
+    if result.returncode != 0:
+        raise LabError(f"MariaDB: {result.stderr.strip()[:300]}")
+    return [line.split("\t") for line in result.stdout.splitlines()]
+
+
+def heartbeats(layout: Layout) -> dict[tuple[str, str, str], int]:
+    """Seconds since each service record's last heartbeat, by (database, binary, host)."""
+    union = []
+    for database in ("nova_cell1", "cinder"):
+        union.append(
+            f"SELECT '{database}', `binary`, host, "
+            f"TIMESTAMPDIFF(SECOND, COALESCE(updated_at, created_at), UTC_TIMESTAMP()) "
+            f"FROM {database}.services WHERE deleted = 0"
+        )
+    try:
+        rows = sql(layout, " UNION ALL ".join(union), timeout=10)
+    except LabError:
+        return {}  # schemas not there yet: nobody has a heartbeat
+    return {(db, binary, host): int(age) for db, binary, host, age in rows if age != "NULL"}
+
+
+def health(layout: Layout, service: Service, beats: dict[tuple[str, str, str], int] | None = None) -> str:
+    """ "up", "down", or "stale (Ns)" for heartbeat services; never raises."""
+    record = processes.read_record(layout.run, service.name)
+    if record is None:
+        return "down"
+    try:
+        if service.health == "http":
+            status = rest.probe(layout.url(service.port or ""))
+            return "up" if 0 < status < 500 else ("down" if status == 0 else f"HTTP {status}")
+        if service.health == "mariadb":
+            return "up" if _mariadb_answers(layout.port("mariadb")) else "down"
+        if service.health == "amqp":
+            return "up" if _amqp_answers(layout.port("rabbitmq")) else "down"
+        if service.health == "heartbeat":
+            beats = heartbeats(layout) if beats is None else beats
+            assert service.heartbeat
+            age = beats.get(service.heartbeat)
+            # A heartbeat older than the process is its predecessor's (e.g. right after a restart).
+            if age is None or age > processes.age(record) + 1:
+                return "starting"
+            return "up" if age <= config.SERVICE_DOWN_TIME else f"stale ({age}s)"
+    except OSError:
+        return "down"
+    return "unknown"
+
+
+# Config id (lab.config) -> services that read it, restarted when a fault changes that file.
+CONFIG_READERS: dict[str, tuple[str, ...]] = {
+    "keystone": ("keystone",),
+    "glance": ("glance-api",),
+    "placement": ("placement-api",),
+    "nova": ("nova-api", "nova-conductor", "nova-scheduler"),
+    **{f"nova-{host}": (f"nova-compute-{host}",) for host in config.KVM_COMPUTES},
+    "neutron": ("neutron-api",),
+    "ml2": ("neutron-api",),
+    "cinder": ("cinder-api", "cinder-scheduler", "cinder-volume"),
+    "mariadb": ("mariadb",),
+    "rabbitmq": ("rabbitmq",),
+}
+
+
+def wait_healthy(layout: Layout, service: Service, *, timeout: float) -> None:
+    """Bounded wait until ``service`` is healthy; fails at once, naming the log, if its process died."""
+    from lab.waiting import wait_for
+
+    def check() -> bool:
+        if processes.read_record(layout.run, service.name) is None:
+            raise LabError(f"{service.name} exited during start-up; see {service.log(layout)}")
+        return health(layout, service) == "up"
+
+    wait_for(
+        check, timeout=timeout, what=f"{service.name} to become healthy (log: {service.log(layout)})", interval=0.5
+    )
