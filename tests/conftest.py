@@ -15,7 +15,7 @@ from fakecloud import FakeCloud
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "labsession"]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The lab self-test brings the lab up once per run and down at the end (``python -m lab ...``).
+"""The lab fixture: brought up once per run for the lab self-test and the detection tests, down at the end (``python -m lab ...``).
 
 Set STACKPROOF_LAB_KEEP=1 to leave the lab running after the run (the down-and-nothing-left check is
 then skipped). The lab's state dir follows STACKPROOF_LAB_DIR as the lab itself does.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 UP_TIMEOUT = 900  # a cold first run installs packages (measured ~6 min); bounded all the same
 DOWN_TIMEOUT = 120
 
