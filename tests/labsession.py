@@ -1,4 +1,4 @@
-"""The lab fixture: brought up once per run for the lab self-test and the detection tests, down at the end (``python -m lab ...``).
+"""The lab fixture: up once per run for the lab self-test and the detection tests, down at the end.
 
 Set STACKPROOF_LAB_KEEP=1 to leave the lab running after the run (the down-and-nothing-left check is
 then skipped). The lab's state dir follows STACKPROOF_LAB_DIR as the lab itself does.

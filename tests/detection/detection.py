@@ -1,0 +1,103 @@
+"""The detection harness: inject a lab fault, run an area's checks, and read back which controls went red.
+
+Each area's detection test module declares, per fault, the text its failure message must contain (the
+faulty object: an aggregate, a key, a cluster, a datastore). The controls a fault must turn red come from
+the lab's own fault registry, so the registry and the proof cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class AreaRun:
+    exit_code: int
+    outcomes: dict[str, dict]  # control ID -> outcome entry of evidence.json
+    output: str
+
+    def red(self) -> set[str]:
+        return {cid for cid, o in self.outcomes.items() if o["outcome"] in ("failed", "error")}
+
+    def not_passed(self) -> dict[str, str]:
+        return {cid: o["outcome"] for cid, o in self.outcomes.items() if o["outcome"] != "passed"}
+
+    def message(self, control_id: str) -> str:
+        return self.outcomes[control_id].get("message", "")
+
+
+def lab_faults() -> dict[str, dict]:
+    result = subprocess.run([sys.executable, "-m", "lab", "fault", "list", "--json"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return {fault["name"]: fault for fault in json.loads(result.stdout)}
+
+
+def area_controls(area: str) -> set[str]:
+    result = subprocess.run([sys.executable, "-m", "stackproof.cli", "controls", "--json", "--area", area],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return {control["id"] for control in json.loads(result.stdout)}
+
+
+def run_area(lab, area: str, reports: Path, tier: str = "full") -> AreaRun:
+    run_id = f"det{uuid.uuid4().hex[:8]}"
+    result = subprocess.run(
+        [sys.executable, "-m", "stackproof.cli", "run", "--tier", tier, "--area", area, "--target",
+         str(lab.target_yaml), "--run-id", run_id, "--", "--reports-dir", str(reports), "-W", "ignore"],
+        cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    evidence = reports / run_id / "evidence.json"
+    assert evidence.is_file(), f"no evidence for run {run_id}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
+    controls = json.loads(evidence.read_text())["controls"]
+    return AreaRun(result.returncode, {c["control_id"]: c for c in controls}, result.stdout + result.stderr)
+
+
+def inject(lab, name: str) -> None:
+    result = lab.run("fault", "inject", name, timeout=300)
+    assert result.returncode == 0, f"inject {name} failed: {result.stdout}\n{result.stderr}"
+
+
+def clear(lab, name: str) -> None:
+    result = lab.run("fault", "clear", name, timeout=300)
+    assert result.returncode == 0, f"clear {name} failed: {result.stdout}\n{result.stderr}"
+
+
+def prove(lab, area: str, fault: str, evidence: list[str], reports: Path, settle=None) -> None:
+    """Inject `fault`: exactly its controls of `area` go red, naming the faulty object; clear: all green."""
+    registry = lab_faults()
+    assert fault in registry, f"the lab has no fault {fault!r}"
+    controls = area_controls(area)
+    expected = set(registry[fault]["controls"]) & controls
+    assert expected, f"fault {fault} names no control of area {area} ({registry[fault]['controls']})"
+    inject(lab, fault)
+    try:
+        if settle:
+            settle()
+        run = run_area(lab, area, reports)
+        assert run.red() == expected, (
+            f"{fault}: expected exactly {sorted(expected)} red, got {run.not_passed()}\n{run.output[-4000:]}")
+        others = {cid: o for cid, o in run.not_passed().items() if cid not in expected}
+        assert not others, f"{fault}: other controls did not pass: {others}"
+        for control_id in expected:
+            message = run.message(control_id)
+            for text in evidence:
+                assert text in message, f"{fault}: {control_id}'s failure does not name {text!r}:\n{message}"
+    finally:
+        clear(lab, fault)
+    if settle:
+        settle()
+    after = run_area(lab, area, reports)
+    assert after.not_passed() == {}, f"after clearing {fault}: {after.not_passed()}\n{after.output[-3000:]}"
+
+
+pytestmark = pytest.mark.detection

@@ -1,0 +1,48 @@
+"""Detection proof for the placement area: every lab fault that a placement control exists to catch turns
+exactly that control red, with the faulty object named, and clearing it turns the area green again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from detection import area_controls, lab_faults, prove, run_area
+
+pytestmark = [pytest.mark.detection, pytest.mark.lab]
+
+AREA = "placement"
+
+# fault -> texts the failure message must contain (the faulty object and what is wrong with it)
+EVIDENCE = {
+    "kvm-aggregate-key-ignored": ["aggregate kvm", "'hypervisor_type'", "img_hv_type"],
+    "isolation-filter-removed": ["AggregateImagePropertiesIsolation", "enabled_filters"],
+    "placement-image-type-query-off": ["query_placement_for_image_type_support"],
+    "vmware-aggregate-has-kvm-host": ["kvm-1", "vmware"],
+    "vmdk-image-untagged": ["sp-", "hypervisor_type=None"],
+    "image-invalid-hypervisor-type": ["hypervisor_type=esxi"],
+    "drs-partially-automated": ["sp-cluster-1", "partiallyAutomated"],
+    "datastore-unshared": ["sp-vmfs-1", "mounted=False"],
+    "host-in-maintenance": ["sp-cluster-1", "inMaintenanceMode=True"],
+}
+
+
+def test_every_lab_fault_for_this_area_has_its_proof() -> None:
+    controls = area_controls(AREA)
+    faults = {name for name, fault in lab_faults().items() if set(fault["controls"]) & controls}
+    missing = sorted(faults - set(EVIDENCE))
+    assert not missing, f"lab faults naming {AREA} controls without a detection proof here: {missing}"
+
+
+def test_healthy_lab_runs_the_area_green_three_times(lab, tmp_path: Path) -> None:
+    for attempt in range(3):
+        run = run_area(lab, AREA, tmp_path)
+        assert run.exit_code == 0 and run.not_passed() == {}, (
+            f"run {attempt + 1}: {run.not_passed()}\n{run.output[-3000:]}")
+        assert len(run.outcomes) == len(area_controls(AREA))
+
+
+@pytest.mark.parametrize("fault", sorted(EVIDENCE))
+def test_fault_turns_exactly_its_controls_red(lab, fault: str, tmp_path: Path) -> None:
+    if fault not in lab_faults():
+        pytest.fail(f"the lab has no fault {fault!r} yet: add it to lab/faults.py")
+    prove(lab, AREA, fault, EVIDENCE[fault], tmp_path)
