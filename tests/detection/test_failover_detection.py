@@ -1,0 +1,43 @@
+"""Detection proof for the failover area: a lost or mis-timed nova-compute, a cluster fronted twice and a lost
+vCenter each turn exactly their controls red, naming the service or setting; clearing restores green."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from detection import area_controls, lab_faults, prove, run_area
+
+pytestmark = [pytest.mark.detection, pytest.mark.lab]
+
+AREA = "failover"
+
+EVIDENCE = {
+    "kvm-1-killed": ["kvm-1", "state=down"],
+    "vmware-1-killed": ["vmware-1", "state=down"],
+    "report-interval-too-long": ["report_interval=", "compute-"],
+    "vmware-cluster-fronted-twice": ["fronted by more than one nova-compute"],
+    "vcenter-stopped": ["vc"],
+}
+
+
+def test_every_lab_fault_for_this_area_has_its_proof() -> None:
+    controls = area_controls(AREA)
+    faults = {name for name, fault in lab_faults().items() if set(fault["controls"]) & controls}
+    missing = sorted(faults - set(EVIDENCE))
+    assert not missing, f"lab faults naming {AREA} controls without a detection proof here: {missing}"
+
+
+def test_healthy_lab_runs_the_area_green_three_times(lab, tmp_path: Path) -> None:
+    for attempt in range(3):
+        run = run_area(lab, AREA, tmp_path)
+        assert run.exit_code == 0 and run.not_passed() == {}, (
+            f"run {attempt + 1}: {run.not_passed()}\n{run.output[-3000:]}")
+        assert len(run.outcomes) == len(area_controls(AREA))
+
+
+@pytest.mark.parametrize("fault", sorted(EVIDENCE))
+def test_fault_turns_exactly_its_controls_red(lab, fault: str, tmp_path: Path) -> None:
+    if fault not in lab_faults():
+        pytest.fail(f"the lab has no fault {fault!r} yet: add it to lab/faults.py")
+    prove(lab, AREA, fault, EVIDENCE[fault], tmp_path)
