@@ -36,8 +36,9 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Optional, Union
+from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
 PATCHES = HERE / "patches"
@@ -91,7 +92,7 @@ DEFAULT_PASSWORD = "stackproof-lab"
 
 # Where command output goes: a log file (appended to, as the rest of the
 # lab does), a callable taking text, or None (stderr).
-Log = Union[Path, Callable[[str], object], None]
+Log = Path | Callable[[str], object] | None
 
 
 class BuildError(RuntimeError):
@@ -129,7 +130,7 @@ def credentials() -> tuple[str, str]:
             os.environ.get(PASSWORD_ENV) or DEFAULT_PASSWORD)
 
 
-def read_endpoint(state_dir: Path) -> Optional[dict[str, Any]]:
+def read_endpoint(state_dir: Path) -> dict[str, Any] | None:
     """The running server's endpoint, or None when it is not up."""
     try:
         endpoint = json.loads(endpoint_file(state_dir).read_text())
@@ -160,7 +161,7 @@ def _sources() -> list[Path]:
 def inputs_hash() -> str:
     """Hash of everything the binary is made from."""
     digest = hashlib.sha256()
-    for path in _sources() + [Path(__file__).resolve()]:
+    for path in [*_sources(), Path(__file__).resolve()]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for stamp in TOOLCHAIN_STAMPS:
         digest.update(stamp.read_bytes() if stamp.exists() else b"missing")
@@ -197,15 +198,15 @@ def _say(log: Log, message: str) -> None:
 
 
 def _run(argv: list[str], log: Log, timeout: float,
-         cwd: Optional[Path] = None,
-         env: Optional[dict[str, str]] = None) -> None:
+         cwd: Path | None = None,
+         env: dict[str, str] | None = None) -> None:
     """Run argv with its output in the log; raise BuildError if it fails."""
     what = shlex.join(argv)
-    out: Optional[IO[str]] = None
-    try:
+    with contextlib.ExitStack() as stack:
+        out: IO[str] | None = None
         if isinstance(log, Path):
             log.parent.mkdir(parents=True, exist_ok=True)
-            out = open(log, "a")
+            out = stack.enter_context(open(log, "a"))
             out.write(f"\n===== lab vcenter: {what}\n")
             out.flush()
         try:
@@ -217,9 +218,6 @@ def _run(argv: list[str], log: Log, timeout: float,
             raise BuildError(f"gave up after {timeout:.0f}s: {what}") from None
         except FileNotFoundError:
             raise BuildError(f"{argv[0]} not found") from None
-    finally:
-        if out:
-            out.close()
     if result.returncode != 0:
         where = f"; see {log}" if isinstance(log, Path) else ""
         if callable(log):
@@ -404,7 +402,7 @@ def ensure_built(state_dir: Path, log: Log = None) -> Path:
     return binary
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     repo = HERE.parents[1]
     parser = argparse.ArgumentParser(
         prog="python -m lab.vcenter.build",

@@ -17,7 +17,6 @@ from typing import Any
 
 from lab.vcenter import build
 
-
 Props = dict[str, Any]
 
 
