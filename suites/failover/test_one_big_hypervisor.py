@@ -39,7 +39,7 @@ def test_each_cluster_is_one_big_hypervisor(cloud, vcenters, vmware_computes) ->
                   if hosts[h].get("runtime.connectionState") == "connected"
                   and not hosts[h].get("runtime.inMaintenanceMode")]
         vcpus = sum(h["summary.hardware"].numCpuThreads for h in usable)
-        memory_mb = sum(h["summary.hardware"].memorySize for h in usable) // (1024 * 1024)
+        memory_mb = sum(h["summary.hardware"].memorySize // (1024 * 1024) for h in usable)  # as nova sums
         response = cloud.placement.get(f"/resource_providers/{hv.id}/inventories", microversion="1.6")
         response.raise_for_status()
         inventories = response.json()["inventories"]
