@@ -23,11 +23,9 @@ def vmware_computes(cloud, target) -> VmwareComputes:
     vmware_aggs = [a.name for a in target.architecture.aggregates if a.hypervisor_type == VMWARE_HV_TYPE]
     if not vmware_aggs:
         pytest.skip("the target declares no VMware aggregate")
+    # A VMware compute is one whose hypervisor is a vCenter cluster; aggregate membership is SP-AGG-002's concern.
     hypervisors = [hv for hv in cloud.compute.hypervisors(details=True) if hv.hypervisor_type == VMWARE_HV_TYPE]
     hosts = {(hv.service_details or {}).get("host") for hv in hypervisors}
-    for agg in cloud.compute.aggregates():
-        if agg.name in vmware_aggs:
-            hosts.update(agg.hosts or [])
     services = [s for s in cloud.compute.services(binary="nova-compute") if s.host in hosts]
     return VmwareComputes(services=services, hypervisors=hypervisors)
 

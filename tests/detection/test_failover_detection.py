@@ -16,8 +16,7 @@ EVIDENCE = {
     "kvm-1-killed": ["kvm-1", "state=down"],
     "vmware-1-killed": ["vmware-1", "state=down"],
     "report-interval-too-long": ["report_interval=", "compute-"],
-    "vmware-cluster-fronted-twice": ["fronted by more than one nova-compute"],
-    "vcenter-stopped": ["vc"],
+    "vcenter-stopped": ["vmware-1"],
 }
 
 
