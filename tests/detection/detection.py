@@ -85,8 +85,12 @@ def run_until(lab, area: str, reports: Path, settled, limit: float) -> AreaRun:
         time.sleep(SETTLE_INTERVAL)
 
 
-def prove(lab, area: str, fault: str, evidence: list[str], reports: Path, limit: float = 90.0) -> None:
-    """Inject `fault`: exactly its controls of `area` go red, naming the faulty object; clear: all green."""
+def prove(lab, area: str, fault: str, evidence: list[str] | dict[str, list[str]], reports: Path,
+          limit: float = 90.0) -> None:
+    """Inject `fault`: exactly its controls of `area` go red, naming the faulty object; clear: all green.
+
+    `evidence` lists the texts every red control's message must contain, or maps control IDs to their own.
+    """
     registry = lab_faults()
     assert fault in registry, f"the lab has no fault {fault!r}"
     expected = set(registry[fault]["controls"]) & area_controls(area)
@@ -101,7 +105,9 @@ def prove(lab, area: str, fault: str, evidence: list[str], reports: Path, limit:
         assert not others, f"{fault}: other controls did not pass: {others}"
         for control_id in expected:
             message = run.message(control_id)
-            for text in evidence:
+            texts = evidence.get(control_id, []) if isinstance(evidence, dict) else evidence
+            assert texts, f"{fault}: no evidence declared for {control_id}"
+            for text in texts:
                 assert text in message, f"{fault}: {control_id}'s failure does not name {text!r}:\n{message}"
     finally:
         clear(lab, fault)

@@ -16,7 +16,11 @@ EVIDENCE = {
     "kvm-1-killed": ["kvm-1", "state=down"],
     "vmware-1-killed": ["vmware-1", "state=down"],
     "report-interval-too-long": ["report_interval=", "compute-"],
-    "vcenter-stopped": ["vmware-1"],
+    "vcenter-stopped": {
+        "SP-FO-001": ["vmware-1", "set by vmwareapi host_state"],
+        "SP-FO-002": ["vCenter 'vc1'"],
+        "SP-FO-006": ["vmware-1", "set by vmwareapi host_state"],
+    },
 }
 
 
