@@ -55,13 +55,13 @@ def _status(layout: layout_module.Layout, as_json: bool) -> int:
             )
         )
     else:
-        print(f"{'SERVICE':20} {'PID':>8} {'PORT':>6}  {'HEALTH':14} {'RSS':>10}")
+        print(f"{'SERVICE':22} {'PID':>8} {'PORT':>6}  {'HEALTH':14} {'RSS':>10}")
         for row in rows:
             print(
-                f"{row['service']:20} {row['pid'] or '-':>8} {row['port'] or '-':>6}  {row['health']:14} "
+                f"{row['service']:22} {row['pid'] or '-':>8} {row['port'] or '-':>6}  {row['health']:14} "
                 f"{_mb(int(row['rss'])) if row['pid'] else '-':>10}"
             )
-        print(f"{'total':20} {'':>8} {'':>6}  {'':14} {_mb(total):>10}")
+        print(f"{'total':22} {'':>8} {'':>6}  {'':14} {_mb(total):>10}")
         print(f"faults: {', '.join(sorted(active)) if active else 'none active'}")
         print(f"state: {layout.state}")
     down = [row for row in rows if row["health"] != "up" and row["service"] not in faults.suppressed_services(layout)]
@@ -73,7 +73,7 @@ def _logs(layout: layout_module.Layout, name: str | None, lines: int, follow: bo
         for service in services.SERVICES:
             path = service.log(layout)
             size = f"{path.stat().st_size / 1024:.0f} kB" if path.exists() else "-"
-            print(f"{service.name:20} {size:>10}  {path}")
+            print(f"{service.name:22} {size:>10}  {path}")
         return 0
     path = services.get(name).log(layout)
     if follow:

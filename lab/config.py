@@ -14,11 +14,28 @@ import secrets
 from pathlib import Path
 
 from lab.layout import HOST, Layout
+from lab.vcenter import build as vcenter_build
 
 Sections = dict[str, dict[str, object]]
 Overrides = dict[str, Sections]
 
 KVM_COMPUTES = ("kvm-1", "kvm-2")
+# VMware computes and the vCenter cluster each one fronts: several nova-computes, several clusters, each
+# cluster one big hypervisor (the architecture's "one nova-compute per cluster").
+VMWARE_COMPUTES = {"vmware-1": "sp-cluster-1", "vmware-2": "sp-cluster-2"}
+VMWARE_DRIVER = "vmwareapi.VMwareVCDriver"
+# nova's default is 60 s. A VMware compute sees vCenter changes (a host in maintenance shrinks the
+# cluster's capacity; a lost vCenter disables its service with 'set by vmwareapi host_state') only in
+# this periodic task: the lab shows them within seconds.
+UPDATE_RESOURCES_INTERVAL = 10
+# The lab vCenter's datastores are sp-vmfs-1 (cluster 1) and sp-vmfs-2 (cluster 2): see lab/vcenter/README.md.
+DATASTORE_REGEX = "^sp-vmfs-"
+VCENTER_USER = vcenter_build.DEFAULT_USER
+# The NSX logical switch behind every lab network: the lab vCenter's opaque network sp-nsx-tenant has this
+# opaqueNetworkId (passed to the vCenter with -opaque-network-id, and to the ML2 binder, which puts it in
+# each port's vif_details as NSX does, so that nova's VMware driver backs the NIC with that network).
+NSX_LOGICAL_SWITCH_ID = "6f2d3e4a-0b1c-4d5e-8f90-a1b2c3d4e5f6"
+NSX_OPAQUE_NETWORK = "sp-nsx-tenant"
 REGION = "RegionOne"
 # Heartbeats short enough that a killed compute shows down within seconds (lab-notes).
 REPORT_INTERVAL = 2
@@ -33,21 +50,32 @@ SCHEDULER_FILTERS = [
     "AggregateImagePropertiesIsolation",
     "AggregateInstanceExtraSpecsFilter",
 ]
-CINDER_BACKEND = "lab-kvm"
+CINDER_BACKEND = "lab-kvm"  # file volumes with NFS connection info, for KVM servers
+VMDK_BACKEND = "lab-vmdk"  # cinder's own VMwareVcVmdkDriver against the lab vCenter, for VMware servers
 DATABASES = ("keystone", "glance", "placement", "nova_api", "nova_cell0", "nova_cell1", "neutron", "cinder")
 SERVICE_USERS = ("glance", "placement", "nova", "neutron", "cinder")
 
 
+SECRET_NAMES = ("database", "admin", "member", *SERVICE_USERS, "vcenter")
+
+
 def load_secrets(layout: Layout) -> dict[str, str]:
-    """Passwords of this lab instance, made once and kept in the state dir (mode 0600)."""
+    """Passwords of this lab instance, made once and kept in the state dir (mode 0600).
+
+    A name added in a later lab version (e.g. the vCenter's) gets its password on the next call; the
+    existing ones never change, since the databases and Keystone already hold them.
+    """
     try:
-        return json.loads(layout.secrets_file.read_text())
+        values: dict[str, str] = json.loads(layout.secrets_file.read_text())
     except FileNotFoundError:
-        pass
-    names = ["database", "admin", "member", *SERVICE_USERS]
-    values = {name: secrets.token_urlsafe(18) for name in names}
-    layout.secrets_file.write_text(json.dumps(values, indent=2))
-    os.chmod(layout.secrets_file, 0o600)
+        values = {}
+    missing = [name for name in SECRET_NAMES if name not in values]
+    if missing:
+        values.update({name: secrets.token_urlsafe(18) for name in missing})
+        tmp = layout.secrets_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(values, indent=2))
+        os.chmod(tmp, 0o600)
+        tmp.replace(layout.secrets_file)
     return values
 
 
@@ -64,10 +92,15 @@ def config_paths(layout: Layout) -> dict[str, Path]:
         "mariadb": layout.etc / "mariadb" / "my.cnf",
         "rabbitmq": layout.etc / "rabbitmq" / "rabbitmq.conf",
     }
-    for host in KVM_COMPUTES:
+    for host in (*KVM_COMPUTES, *VMWARE_COMPUTES):
         # Each compute is a host of its own with its own /etc/nova/nova.conf.
         paths[f"nova-{host}"] = layout.etc / host / "nova" / "nova.conf"
     return paths
+
+
+def vcenter_password(layout: Layout) -> str:
+    """What the lab vCenter accepts (given to it in its environment) and its clients log in with."""
+    return load_secrets(layout)["vcenter"]
 
 
 def db_url(layout: Layout, secret: dict[str, str], name: str) -> str:
@@ -207,6 +240,38 @@ def baseline(layout: Layout) -> dict[str, Sections]:
             },
         )
 
+    for host, cluster in VMWARE_COMPUTES.items():
+        files[f"nova-{host}"] = _merge(
+            nova_common,
+            {
+                "DEFAULT": {
+                    "host": host,
+                    "state_path": str(d / f"nova-{host}"),
+                    "instances_path": str(d / f"nova-{host}" / "instances"),
+                    # nova's own VMware driver: the compute talks to vCenter, which places the VM by DRS.
+                    "compute_driver": VMWARE_DRIVER,
+                    "update_resources_interval": UPDATE_RESOURCES_INTERVAL,
+                },
+                "vmware": {
+                    "host_ip": HOST,
+                    "host_port": layout.port("vcenter"),
+                    "host_username": VCENTER_USER,
+                    "host_password": s["vcenter"],
+                    "cluster_name": cluster,
+                    "datastore_regex": DATASTORE_REGEX,
+                    # TLS verified against the lab vCenter's own CA, as a production compute must.
+                    "ca_file": str(vcenter_build.ca_file(layout.state)),
+                    "insecure": False,
+                    # Default 10, with sleeps growing by 10 s up to 60 s between tries: a lost vCenter
+                    # shows (service disabled 'set by vmwareapi host_state') only after ~7 minutes.
+                    # The lab's vCenter is on loopback: a failed call is a real failure at once.
+                    "api_retry_count": 1,
+                    # No integration_bridge: the NSX-T way, the port's vif_details name the logical switch.
+                },
+                "oslo_concurrency": _lock(layout, f"nova-{host}"),
+            },
+        )
+
     files["neutron"] = {
         "DEFAULT": {
             "core_plugin": "ml2",
@@ -237,6 +302,7 @@ def baseline(layout: Layout) -> dict[str, Sections]:
         "ml2_type_flat": {"flat_networks": "*"},
         "ml2_type_vlan": {"network_vlan_ranges": "physnet1:100:199"},
         "securitygroup": {"firewall_driver": "noop", "enable_security_group": True},
+        "lab_binder": {"nsx_logical_switch_id": NSX_LOGICAL_SWITCH_ID},
     }
 
     cinder_conf = config_paths(layout)["cinder"]
@@ -248,13 +314,16 @@ def baseline(layout: Layout) -> dict[str, Sections]:
             "state_path": str(d / "cinder"),
             "api_paste_config": str(venv_etc / "cinder" / "api-paste.ini"),
             "my_ip": HOST,
-            "enabled_backends": CINDER_BACKEND,
+            "enabled_backends": f"{CINDER_BACKEND},{VMDK_BACKEND}",
             "default_volume_type": "kvm-default",
             "report_interval": REPORT_INTERVAL,
             "service_down_time": SERVICE_DOWN_TIME,
             "periodic_fuzzy_delay": 0,  # see nova: first heartbeats and capability reports without delay
             "image_conversion_dir": str(d / "cinder" / "conversion"),
             "osapi_volume_workers": 1,
+            # Default 60: cinder-scheduler waits (without heartbeats) until every backend whose record
+            # is up has sent its capabilities; the VMDK backend never does while the vCenter is away.
+            "scheduler_driver_init_wait_time": 10,
         },
         "database": {"connection": db_url(layout, s, "cinder")},
         "keystone_authtoken": _authtoken(layout, s, "cinder"),
@@ -273,6 +342,22 @@ def baseline(layout: Layout) -> dict[str, Sections]:
             "volume_backend_name": CINDER_BACKEND,
             "lab_volumes_dir": str(d / "cinder" / CINDER_BACKEND),
             "lab_export": f"{HOST}:{d / 'cinder' / CINDER_BACKEND}",
+        },
+        # Cinder's own VMDK driver: a volume is a virtual disk of a powered-off "backing" VM, created
+        # (lazily, at first attach) on a datastore the instance's host sees; nova's VMware driver
+        # attaches that disk to the instance's VM (connection info driver_volume_type vmdk).
+        VMDK_BACKEND: {
+            "volume_driver": "cinder.volume.drivers.vmware.vmdk.VMwareVcVmdkDriver",
+            "volume_backend_name": VMDK_BACKEND,
+            "vmware_host_ip": HOST,
+            "vmware_host_port": layout.port("vcenter"),
+            "vmware_host_username": VCENTER_USER,
+            "vmware_host_password": s["vcenter"],
+            "vmware_ca_file": str(vcenter_build.ca_file(layout.state)),
+            "vmware_insecure": False,
+            # The clusters nova manages (a multi-valued option: one line per cluster).
+            "vmware_cluster_name": list(VMWARE_COMPUTES.values()),
+            "vmware_datastore_regex": DATASTORE_REGEX,
         },
     }
 
@@ -344,6 +429,8 @@ def render(sections: Sections, *, flat: bool = False) -> str:
         for option, value in options.items():
             if value is None:
                 lines.append(option)  # a bare flag (my.cnf)
+            elif isinstance(value, list):
+                lines.extend(f"{option} = {item}" for item in value)  # oslo.config MultiStrOpt
             elif isinstance(value, bool):
                 lines.append(f"{option} = {'true' if value else 'false'}")
             else:

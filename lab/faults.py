@@ -4,21 +4,32 @@ The registry is data: a fault is a name, a description, the control IDs expected
 (``SP-<AREA>-<NNN>``, NNN = the check's number in design/checks.md) and one action. Actions know how to
 inject and how to restore; adding a fault is adding one entry to FAULTS. Active faults are recorded in
 ``<state>/faults.json``; inject and clear are idempotent, and ``up`` keeps active faults in force
-(config overrides stay rendered, stopped services stay stopped).
+(config overrides stay rendered, stopped services stay stopped, and vSphere changes are made again
+whenever the lab vCenter starts, since it starts from its baseline inventory).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from lab import config, processes, services
 from lab.errors import LabError
-from lab.layout import Layout
+from lab.layout import REPO, Layout
+from lab.vcenter import build as vcenter_build
+from lab.waiting import wait_for
 
 RESTART_TIMEOUT = 120
+VCENTER_CONTROL_TIMEOUT = 120  # one vSphere change through lab/vcenter/control.py (~0.3 s measured)
+# Nova's periodic resource update runs every update_resources_interval (lab: 10 s) plus the task's own
+# time on a busy machine; three cycles and a margin.
+NOVA_CATCH_UP_TIMEOUT = 3 * config.UPDATE_RESOURCES_INTERVAL + 15
+# A VMware compute gives up on a lost vCenter after one cycle plus oslo.vmware's retry (~20 s measured).
+VCENTER_LOSS_TIMEOUT = 90
 
 
 class Action:
@@ -35,6 +46,10 @@ class Action:
 
     def suppressed(self) -> tuple[str, ...]:
         return ()
+
+    def after_vcenter_start(self, layout: Layout) -> str:
+        """Make the fault true again in a lab vCenter that just started from its baseline inventory."""
+        return ""
 
 
 @dataclass(frozen=True)
@@ -140,6 +155,174 @@ class RenameAggregateKey(Action):
         return f"aggregate {self.aggregate}: {old}={metadata[old]} renamed to {new}"
 
 
+def _vcenter_running(layout: Layout) -> bool:
+    return services.health(layout, services.get("vcenter")) == "up"
+
+
+def vcenter_control(layout: Layout, *args: str) -> dict[str, Any]:
+    """Run one lab/vcenter/control.py operation with the lab venv's Python (which has pyvmomi)."""
+    argv = [str(layout.venv_bin / "python"), "-m", "lab.vcenter.control", "--state-dir", str(layout.state), *args]
+    env = {**services.base_env(layout), **services.vcenter_env(layout)}
+    try:
+        # cwd = the repository, so that `-m lab.vcenter.control` imports this very lab package.
+        result = subprocess.run(
+            argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=VCENTER_CONTROL_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        raise LabError(
+            f"gave up after {VCENTER_CONTROL_TIMEOUT}s waiting for the lab vCenter to {' '.join(args)}"
+        ) from None
+    if result.returncode != 0:
+        lines = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()
+        raise LabError(lines[-1])
+    return json.loads(result.stdout)
+
+
+@dataclass(frozen=True)
+class VSphereChange(Action):
+    """A change made through the vSphere API (lab/vcenter/control.py), undone the same way.
+
+    Inject and clear return once nova has caught up: the VMware compute fronting the cluster reports
+    the cluster's capacity (summed over usable hosts) to placement in its periodic resource update,
+    so a check run right after sees one consistent state, not a lag between vCenter and nova.
+    While the lab vCenter is stopped (vcenter-stopped) the change is only recorded: the vCenter starts
+    from its baseline inventory, and the change is made then (after_vcenter_start).
+    """
+
+    inject_args: tuple[str, ...]
+    clear_args: tuple[str, ...]
+
+    def inject(self, layout: Layout) -> str:
+        return self._change(layout, self.inject_args, settle=True)
+
+    def clear(self, layout: Layout) -> str:
+        if not _vcenter_running(layout):
+            return "nothing to undo: the lab vCenter starts from its baseline inventory"
+        return self._change(layout, self.clear_args, settle=True)
+
+    def after_vcenter_start(self, layout: Layout) -> str:
+        # The computes start after the vCenter and read its state then: nothing to wait for.
+        return self._change(layout, self.inject_args, settle=False)
+
+    def _change(self, layout: Layout, args: tuple[str, ...], *, settle: bool) -> str:
+        if not _vcenter_running(layout):
+            return "recorded; made when the lab vCenter runs again"
+        result = vcenter_control(layout, *args)
+        capacity = result.pop("capacity")
+        note = json.dumps(result, sort_keys=True)
+        if settle:
+            note += _wait_for_nova_capacity(layout, result["cluster"], capacity)
+        return note
+
+
+def _wait_for_nova_capacity(layout: Layout, cluster: str, capacity: dict[str, Any]) -> str:
+    """Wait until placement shows the capacity nova's VMware driver reports for ``cluster``."""
+    from lab import provision
+
+    host = next((h for h, c in config.VMWARE_COMPUTES.items() if c == cluster), None)
+    if host is None or services.health(layout, services.get(f"nova-compute-{host}")) != "up":
+        return ""  # no running compute fronts it: nothing will report
+    cloud = provision.admin(layout)
+    provider = f"{capacity['moid']}.{vcenter_build.INSTANCE_UUID}"
+    wanted = {"VCPU": capacity["vcpus"], "MEMORY_MB": capacity["memory_mb"]}
+
+    def reported() -> bool:
+        found = cloud.call("placement", "GET", f"/resource_providers?name={provider}")["resource_providers"]
+        if not found:
+            raise LabError(f"placement has no resource provider {provider} for {host}")
+        inventory = cloud.call("placement", "GET", f"/resource_providers/{found[0]['uuid']}/inventories")
+        return all(inventory["inventories"].get(rc, {}).get("total") == total for rc, total in wanted.items())
+
+    began = time.monotonic()
+    wait_for(
+        reported,
+        timeout=NOVA_CATCH_UP_TIMEOUT,
+        interval=1,
+        what=f"nova-compute-{host} to report {cluster}'s usable capacity {wanted} to placement ({provider})",
+    )
+    return f"; nova reports {wanted} after {time.monotonic() - began:.0f}s"
+
+
+# What nova's VMware driver writes on its own service when it loses vCenter (vmwareapi/host.py), and
+# what SP-FO-006 looks for. A compute restarted later never lifts it: an operator enables the service.
+HOST_STATE_REASON = "set by vmwareapi host_state"
+
+
+def _vmware_services(layout: Layout) -> dict[str, dict[str, Any]]:
+    from lab import provision
+
+    listed = provision.admin(layout).call("compute", "GET", "/os-services?binary=nova-compute")["services"]
+    return {s["host"]: s for s in listed if s["host"] in config.VMWARE_COMPUTES}
+
+
+def enable_vmware_services(layout: Layout) -> list[str]:
+    """Enable the VMware computes' services their driver disabled when it lost vCenter, as an operator
+    does once vCenter is back (a restarted compute never lifts it itself); returns notes."""
+    from lab import provision
+
+    cloud = provision.admin(layout)
+    notes = []
+    for host, service in sorted(_vmware_services(layout).items()):
+        if service["status"] == "disabled" and service["disabled_reason"] == HOST_STATE_REASON:
+            cloud.call("compute", "PUT", f"/os-services/{service['id']}", {"status": "enabled"})
+            notes.append(f"{host}: service enabled again")
+    return notes
+
+
+@dataclass(frozen=True)
+class StopVCenter(Action):
+    """Stop the lab vCenter: the VMware computes keep running and, within a resource update cycle,
+    disable their own services ('set by vmwareapi host_state'); inject returns once they have.
+
+    Clear starts the vCenter (baseline inventory, active vSphere faults made again), restarts its
+    clients (a nova-compute keeps folder references from its start, which a new vCenter process does
+    not know; cinder's VMDK backend caches its folders too, or never initialised if it started while
+    the vCenter was away), and enables the services the driver disabled, as an operator would.
+    """
+
+    clients: tuple[str, ...]
+
+    def inject(self, layout: Layout) -> str:
+        note = f"vcenter: {services.stop(layout, services.get('vcenter'))}"
+        running = [
+            h for h in config.VMWARE_COMPUTES if services.health(layout, services.get(f"nova-compute-{h}")) == "up"
+        ]
+        if not running:
+            return note
+
+        def all_disabled() -> bool:
+            found = _vmware_services(layout)
+            return all(
+                found[h]["status"] == "disabled" and found[h]["disabled_reason"] == HOST_STATE_REASON for h in running
+            )
+
+        began = time.monotonic()
+        wait_for(
+            all_disabled,
+            timeout=VCENTER_LOSS_TIMEOUT,
+            interval=1,
+            what=f"nova's VMware driver on {', '.join(running)} to disable its service ({HOST_STATE_REASON!r})",
+        )
+        return f"{note}; {', '.join(running)} disabled {HOST_STATE_REASON!r} after {time.monotonic() - began:.0f}s"
+
+    def clear(self, layout: Layout) -> str:
+        notes = [_start_and_wait(layout, "vcenter"), *reassert_vcenter_faults(layout)]
+        blocked = suppressed_services(layout)
+        restart = [name for name in self.clients if name not in blocked]
+
+        def restart_one(name: str) -> str:
+            services.stop(layout, services.get(name))
+            return _start_and_wait(layout, name)
+
+        with ThreadPoolExecutor(max_workers=len(restart) or 1) as pool:
+            notes += list(pool.map(restart_one, restart))
+        notes += enable_vmware_services(layout)
+        return "; ".join(notes)
+
+    def suppressed(self) -> tuple[str, ...]:
+        return ("vcenter",)
+
+
 @dataclass(frozen=True)
 class Fault:
     name: str
@@ -149,11 +332,14 @@ class Fault:
 
 
 _FILTERS_WITHOUT_ISOLATION = ",".join(f for f in config.SCHEDULER_FILTERS if f != "AggregateImagePropertiesIsolation")
+_CLUSTER_1 = config.VMWARE_COMPUTES["vmware-1"]
+_DATASTORE_1 = "sp-vmfs-1"  # the lab vCenter's shared VMFS datastore of sp-cluster-1
 
 FAULTS: list[Fault] = [
     Fault(
         "cinder-volume-stopped",
-        "cinder-volume (backend lab-kvm) is stopped: the KVM backend reports down, volumes cannot be created",
+        f"cinder-volume is stopped (both backends, {config.CINDER_BACKEND} and {config.VMDK_BACKEND}): "
+        "they report down, volumes cannot be created",
         ("SP-BLK-001", "SP-BLK-006"),
         StopService("cinder-volume"),
     ),
@@ -191,6 +377,45 @@ FAULTS: list[Fault] = [
         "nova then silently stretches service_down_time and the compute flaps",
         ("SP-FO-003",),
         ConfigOption("nova-kvm-1", "DEFAULT", "report_interval", 15, restart=("nova-compute-kvm-1",)),
+    ),
+    Fault(
+        "vmware-1-killed",
+        f"nova-compute on vmware-1 (fronting {_CLUSTER_1}) is killed with SIGKILL: provisioning to that "
+        "cluster stops although vCenter and its VMs are fine; clear restarts it",
+        ("SP-FO-001", "SP-FO-007"),
+        KillService("nova-compute-vmware-1"),
+    ),
+    Fault(
+        "vcenter-stopped",
+        "the lab vCenter is stopped: the VMware computes keep running, cannot reach it and disable their "
+        f"services ({HOST_STATE_REASON!r}); clear starts it, restarts the VMware computes and cinder-volume "
+        "(they hold references into the old vCenter) and enables the services again",
+        # FO-6 looks for exactly this signature; FO-1 sees the services disabled; FO-2, AGG-11 and AGG-12
+        # cannot read the vCenter they verify.
+        ("SP-FO-001", "SP-FO-002", "SP-FO-006", "SP-AGG-011", "SP-AGG-012"),
+        StopVCenter(clients=services.VCENTER_CLIENTS),
+    ),
+    Fault(
+        "drs-partially-automated",
+        f"DRS on {_CLUSTER_1} is set to partiallyAutomated (ReconfigureComputeResource_Task): vCenter no "
+        "longer moves VMs by itself, so maintenance and balancing wait for an operator",
+        ("SP-AGG-011",),
+        VSphereChange(("drs", _CLUSTER_1, "partiallyAutomated"), ("drs", _CLUSTER_1, "fullyAutomated")),
+    ),
+    Fault(
+        "datastore-unshared",
+        f"datastore {_DATASTORE_1} is unmounted from one host of {_CLUSTER_1} (UnmountVmfsVolume): not shared "
+        "by every host any more, so vMotion and DRS cannot use that host for its VMs",
+        ("SP-AGG-012", "SP-BLK-004"),
+        VSphereChange(
+            ("datastore", _CLUSTER_1, _DATASTORE_1, "unmount"), ("datastore", _CLUSTER_1, _DATASTORE_1, "mount")
+        ),
+    ),
+    Fault(
+        "host-in-maintenance",
+        f"one host of {_CLUSTER_1} enters maintenance mode (EnterMaintenanceMode_Task): it takes no VMs",
+        ("SP-AGG-011",),
+        VSphereChange(("maintenance", _CLUSTER_1, "enter"), ("maintenance", _CLUSTER_1, "exit")),
     ),
 ]
 BY_NAME = {fault.name: fault for fault in FAULTS}
@@ -232,7 +457,21 @@ def config_overrides(layout: Layout) -> config.Overrides:
 
 
 def suppressed_services(layout: Layout) -> set[str]:
-    return {svc for name in active(layout) if name in BY_NAME for svc in BY_NAME[name].action.suppressed()}
+    """Services active faults keep stopped, and the services that cannot start without them."""
+    stopped = {svc for name in active(layout) if name in BY_NAME for svc in BY_NAME[name].action.suppressed()}
+    return stopped | services.dependents(stopped)
+
+
+def reassert_vcenter_faults(layout: Layout) -> list[str]:
+    """Make active vSphere faults true again after the lab vCenter (re)started; returns notes."""
+    notes = []
+    for name in active(layout):
+        fault = BY_NAME.get(name)
+        if fault is not None:
+            note = fault.action.after_vcenter_start(layout)
+            if note:
+                notes.append(f"{name}: {note}")
+    return notes
 
 
 def inject(layout: Layout, name: str) -> str:
@@ -283,6 +522,10 @@ def catalogue(layout: Layout) -> list[dict[str, Any]]:
 
 def _start_and_wait(layout: Layout, name: str) -> str:
     service = services.get(name)
+    blocked = set(service.needs) & suppressed_services(layout)
+    if blocked:
+        # e.g. vmware-1-killed cleared while vcenter-stopped is active: that fault's clear restarts it.
+        return f"{name}: left stopped, it needs {', '.join(sorted(blocked))}, which another fault keeps stopped"
     services.start(layout, service)
     services.wait_healthy(layout, service, timeout=RESTART_TIMEOUT)
     return f"{name}: running and healthy"

@@ -17,7 +17,7 @@ LAB_PACKAGE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 DEFAULT_PORT_BASE = 26000
 
-# Offsets from the port base. +10..+49 are left for later lab parts (vCenter simulator, NSX service).
+# Offsets from the port base. +11..+49 are left for later lab parts (NSX service, lab hosts).
 PORT_OFFSETS = {
     "keystone": 0,
     "glance-api": 1,
@@ -29,6 +29,7 @@ PORT_OFFSETS = {
     "rabbitmq": 7,
     "rabbitmq-dist": 8,
     "epmd": 9,
+    "vcenter": 10,  # the lab vCenter (lab/vcenter), HTTPS
 }
 
 
@@ -78,6 +79,10 @@ class Layout:
     @property
     def secrets_file(self) -> Path:
         return self.state / "secrets.json"
+
+    @property
+    def secure_yaml(self) -> Path:
+        return self.state / "secure.yaml"
 
     @property
     def faults_file(self) -> Path:

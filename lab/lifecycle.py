@@ -3,7 +3,8 @@
 ``up`` converges: it installs what is missing, renders configs, starts what is not running and
 provisions once. Independent chains (one per OpenStack service) run in parallel threads; the
 dependencies between them are milestones with bounded waits (e.g. computes start after the conductor
-and Keystone's service users exist, or each compute loses time on its first report).
+and Keystone's service users exist, or each compute loses time on its first report; the VMware
+computes and cinder-volume's VMDK backend start once the lab vCenter answers).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from lab import bootstrap, config, faults, install, processes, provision, servic
 from lab.errors import LabError
 from lab.layout import Layout
 from lab.progress import Progress
+from lab.vcenter import build as vcenter_build
 
 START_TIMEOUT = 240  # seconds for one service to answer after start, on a busy 2-core machine
 MILESTONE_TIMEOUT = 420
@@ -68,7 +70,7 @@ def up(layout: Layout) -> None:
         restarted = _stop_readers_of(layout, changed)
         info["note"] = f"restarting {', '.join(restarted)}" if restarted else ""
 
-    if bootstrap.done(layout, "provisioned") and _running_and_healthy(layout, suppressed):
+    if bootstrap.done(layout, provision.STAMP) and _running_and_healthy(layout, suppressed):
         with progress.step("lab already running and healthy; target files"):
             target.write(layout)
         progress.total()
@@ -125,6 +127,25 @@ def up(layout: Layout) -> None:
         start("placement-api")
         milestones.reach("placement")
 
+    def vcenter() -> None:
+        with progress.step("lab vCenter build") as info:
+            began = time.monotonic()
+            vcenter_build.ensure_built(layout.state, install_log)
+            info["note"] = "cached" if time.monotonic() - began < 1 else "built"
+        fresh = processes.read_record(layout.run, "vcenter") is None
+        start("vcenter")
+        if fresh and "vcenter" not in suppressed:
+            # It starts from its baseline inventory: active vSphere faults are made again, and clients
+            # still running from before (it had died) hold references it does not know: they restart.
+            for note in faults.reassert_vcenter_faults(layout):
+                progress.say(f"fault {note}")
+            stale = [n for n in services.VCENTER_CLIENTS if processes.read_record(layout.run, n) is not None]
+            with ThreadPoolExecutor(max_workers=len(stale) or 1) as pool:
+                stopped = list(pool.map(lambda n: (n, services.stop(layout, services.get(n))), stale))
+            for name, note in stopped:
+                progress.say(f"{name}: {note} (the vCenter restarted)")
+        milestones.reach("vcenter")
+
     def nova() -> None:
         with progress.step("nova schemas and cells"):
             bootstrap.nova(layout)
@@ -135,10 +156,15 @@ def up(layout: Layout) -> None:
         healthy("nova-conductor")
         milestones.wait("identity")
         milestones.wait("placement")
-        computes = [f"nova-compute-{host}" for host in config.KVM_COMPUTES]
-        for name in computes:
+        kvm = [f"nova-compute-{host}" for host in config.KVM_COMPUTES]
+        for name in kvm:
             launch(name)
-        for name in ("nova-scheduler", "nova-api", *computes):
+        # A VMware compute dies at start if vCenter does not answer.
+        milestones.wait("vcenter")
+        vmware = [f"nova-compute-{host}" for host in config.VMWARE_COMPUTES]
+        for name in vmware:
+            launch(name)
+        for name in ("nova-scheduler", "nova-api", *kvm, *vmware):
             healthy(name)
 
     def neutron() -> None:
@@ -150,17 +176,24 @@ def up(layout: Layout) -> None:
         with progress.step("cinder schema"):
             bootstrap.cinder(layout)
         milestones.wait("rabbitmq")
-        for name in ("cinder-api", "cinder-scheduler", "cinder-volume"):
+        for name in ("cinder-api", "cinder-scheduler"):
             launch(name)
+        # Its VMDK backend logs in to vCenter at start and stays uninitialised if it cannot.
+        milestones.wait("vcenter")
+        launch("cinder-volume")
         for name in ("cinder-api", "cinder-scheduler", "cinder-volume"):
             healthy(name)
 
-    _run_parallel([rabbitmq, keystone, glance, placement, nova, neutron, cinder], milestones)
+    _run_parallel([rabbitmq, vcenter, keystone, glance, placement, nova, neutron, cinder], milestones)
 
-    if not bootstrap.done(layout, "provisioned"):
+    if not bootstrap.done(layout, provision.STAMP):
         with progress.step("provision the architecture") as info:
             info["note"] = provision.architecture(layout, progress.say)
-            bootstrap.mark(layout, "provisioned")
+            bootstrap.mark(layout, provision.STAMP)
+    if "vcenter" not in suppressed:
+        # A VMware compute that lost the vCenter (it had died) disabled its service and never lifts that.
+        for note in faults.enable_vmware_services(layout):
+            progress.say(note)
     with progress.step("clouds.yaml and stackproof.yaml"):
         target.write(layout)
     progress.total()
@@ -196,8 +229,10 @@ def _stop_readers_of(layout: Layout, changed: list[str]) -> list[str]:
 
 def down(layout: Layout) -> None:
     progress = Progress("lab down")
-    openstack = [s for s in services.SERVICES if s.name not in ("mariadb", "rabbitmq")]
-    infra = [services.get("rabbitmq"), services.get("mariadb")]
+    # The vCenter goes with the infrastructure, after its clients.
+    infra_names = ("mariadb", "rabbitmq", "vcenter")
+    openstack = [s for s in services.SERVICES if s.name not in infra_names]
+    infra = [services.get(name) for name in infra_names]
     for group in (openstack, infra):
         with ThreadPoolExecutor(max_workers=len(group)) as pool:
             notes = list(pool.map(lambda s: (s.name, services.stop(layout, s)), group))

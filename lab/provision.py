@@ -1,9 +1,9 @@
 """Provision the architecture through the APIs, idempotently (find, else create).
 
 Identity first (service users, the member project, the catalog: the other services need it to
-authenticate), then, once the computes are registered, what stackproof.yaml promises: the ``kvm``
-aggregate with the metadata AggregateImagePropertiesIsolation reads, flavors, a network, the volume
-type, images built on the spot with qemu-img, and quotas large enough for parallel tests.
+authenticate), then, once the computes are registered, what stackproof.yaml promises: the ``kvm`` and
+``vmware`` aggregates with the metadata AggregateImagePropertiesIsolation reads, flavors, a network,
+the volume types, images built on the spot with qemu-img, and quotas large enough for parallel tests.
 """
 
 from __future__ import annotations
@@ -16,14 +16,25 @@ from lab import config
 from lab.errors import LabError
 from lab.layout import Layout
 from lab.rest import Cloud
+from lab.vcenter import build as vcenter_build
 from lab.waiting import wait_for
 
+# The provisioning stamp (data/bootstrap/<STAMP>.done). Provisioning is idempotent: a new name makes an
+# existing lab provision again and gain what a later lab version added (here: the VMware aggregate).
+STAMP = "provisioned-vmware"
 MEMBER_PROJECT = "sp-member"
 MEMBER_USER = "sp-member"
 KVM_AGGREGATE = "kvm"
 # nova's internal image field name (hypervisor_type -> img_hv_type): AggregateImagePropertiesIsolation
 # compares aggregate metadata keys with these names and silently skips unknown ones.
 KVM_AGGREGATE_METADATA = {"img_hv_type": "qemu"}
+VMWARE_AGGREGATE = "vmware"
+VMWARE_AGGREGATE_METADATA = {"img_hv_type": "vmware"}
+VMWARE_HYPERVISOR_TYPE = "VMware vCenter Server"
+AGGREGATES = [
+    {"name": KVM_AGGREGATE, "hosts": config.KVM_COMPUTES, "metadata": KVM_AGGREGATE_METADATA},
+    {"name": VMWARE_AGGREGATE, "hosts": tuple(config.VMWARE_COMPUTES), "metadata": VMWARE_AGGREGATE_METADATA},
+]
 FLAVORS = [
     {"name": "sp.tiny", "vcpus": 1, "ram": 128, "disk": 1, "extra_specs": {}},
     {"name": "sp.small", "vcpus": 1, "ram": 256, "disk": 2, "extra_specs": {}},
@@ -39,7 +50,16 @@ FLAVORS = [
 NETWORK = "sp-net"
 SUBNET = "sp-subnet"
 SUBNET_CIDR = "192.0.2.0/24"  # documentation range: a record in Neutron only, no traffic ever
-VOLUME_TYPES = [{"name": "kvm-default", "backend": config.CINDER_BACKEND}]
+VOLUME_TYPES = [
+    {"name": "kvm-default", "backend": config.CINDER_BACKEND, "hypervisor": "kvm", "extra_specs": {}},
+    # cinder's VMDK driver reads vmware:vmdk_type (thin | thick | eagerZeroedThick) for the backing disk.
+    {
+        "name": "vmdk-thin",
+        "backend": config.VMDK_BACKEND,
+        "hypervisor": "vmware",
+        "extra_specs": {"vmware:vmdk_type": "thin"},
+    },
+]
 IMAGES = [
     {
         "name": "sp-qemu-qcow2",
@@ -54,7 +74,7 @@ IMAGES = [
         },
     },
     {
-        # Lands nowhere until the lab has a VMware aggregate: that is the point of the image policy.
+        # Lands on the VMware aggregate only (img_hv_type=vmware; placement: COMPUTE_IMAGE_TYPE_VMDK).
         "name": "sp-vmware-sparse-vmdk",
         "disk_format": "vmdk",
         "qemu_img": ["-f", "vmdk", "-o", "subformat=monolithicSparse,adapter_type=lsilogic"],
@@ -173,15 +193,23 @@ def architecture(layout: Layout, say: Callable[[str], None]) -> str:
     member = _project_id(cloud, MEMBER_PROJECT)
     admin_project = _project_id(cloud, "admin")
 
+    expected = ", ".join(
+        [f"{host} as QEMU" for host in config.KVM_COMPUTES]
+        + [
+            f"{host} as {VMWARE_HYPERVISOR_TYPE} <cluster>.{vcenter_build.INSTANCE_UUID}"
+            for host in config.VMWARE_COMPUTES
+        ]
+    )
     hosts = wait_for(
-        lambda: _kvm_hypervisors(cloud),
+        lambda: _hypervisors(cloud),
         timeout=120,
         interval=1,
-        what=f"nova to list hypervisors {', '.join(config.KVM_COMPUTES)} as QEMU (cells discovery)",
+        what=f"nova to list hypervisors {expected} (cells discovery)",
     )
-    say(f"hypervisors: {', '.join(f'{h} ({t})' for h, t in hosts.items())}")
-    aggregate = _ensure_aggregate(cloud)
-    _check_placement(cloud, aggregate)
+    say(f"hypervisors: {', '.join(f'{h} ({name}, {t})' for h, (name, t) in hosts.items())}")
+    aggregates = [_ensure_aggregate(cloud, spec) for spec in AGGREGATES]
+    for spec, aggregate in zip(AGGREGATES, aggregates, strict=True):
+        _check_placement(cloud, aggregate, {host: hosts[host][0] for host in spec["hosts"]})
     for flavor in FLAVORS:
         _ensure_flavor(cloud, flavor)
     for project in (member, admin_project):
@@ -192,9 +220,9 @@ def architecture(layout: Layout, say: Callable[[str], None]) -> str:
         _ensure_volume_type(cloud, volume_type)
     for image in IMAGES:
         _ensure_image(layout, cloud, image)
+    summary = ", ".join(f"aggregate {a['name']} {a['hosts']}" for a in aggregates)
     return (
-        f"aggregate {KVM_AGGREGATE} {aggregate['hosts']}, {len(FLAVORS)} flavors, network {NETWORK}, "
-        f"{len(VOLUME_TYPES)} volume type, {len(IMAGES)} images"
+        f"{summary}, {len(FLAVORS)} flavors, network {NETWORK}, {len(VOLUME_TYPES)} volume types, {len(IMAGES)} images"
     )
 
 
@@ -205,51 +233,71 @@ def _project_id(cloud: Cloud, name: str) -> str:
     return project["id"]
 
 
-def _kvm_hypervisors(cloud: Cloud) -> dict[str, str]:
+def _hypervisors(cloud: Cloud) -> dict[str, tuple[str, str]]:
+    """host -> (hypervisor name, type) once every lab compute shows its hypervisor as expected: the KVM
+    ones as QEMU, each VMware one as one hypervisor named <cluster moid>.<vCenter instance UUID>."""
     listed = cloud.call("compute", "GET", "/os-hypervisors/detail")["hypervisors"]
-    found = {h["service"]["host"]: h["hypervisor_type"] for h in listed if h.get("state") == "up"}
-    if all(found.get(host) == "QEMU" for host in config.KVM_COMPUTES):
-        return {host: found[host] for host in config.KVM_COMPUTES}
-    return {}
+    found: dict[str, list[tuple[str, str]]] = {}
+    for h in listed:
+        if h.get("state") == "up":
+            found.setdefault(h["service"]["host"], []).append((h["hypervisor_hostname"], h["hypervisor_type"]))
+    wanted = {host: "QEMU" for host in config.KVM_COMPUTES}
+    wanted.update({host: VMWARE_HYPERVISOR_TYPE for host in config.VMWARE_COMPUTES})
+    result = {}
+    for host, hv_type in wanted.items():
+        mine = found.get(host, [])
+        if len(mine) != 1 or mine[0][1] != hv_type:
+            return {}
+        if host in config.VMWARE_COMPUTES and not mine[0][0].endswith(f".{vcenter_build.INSTANCE_UUID}"):
+            raise LabError(
+                f"{host}'s hypervisor is {mine[0][0]}, expected <cluster moid>.{vcenter_build.INSTANCE_UUID}"
+            )
+        result[host] = mine[0]
+    return result
 
 
-def _ensure_aggregate(cloud: Cloud) -> dict[str, Any]:
+def _ensure_aggregate(cloud: Cloud, spec: dict[str, Any]) -> dict[str, Any]:
     aggregates = cloud.call("compute", "GET", "/os-aggregates")["aggregates"]
-    aggregate = next((a for a in aggregates if a["name"] == KVM_AGGREGATE), None)
+    aggregate = next((a for a in aggregates if a["name"] == spec["name"]), None)
     if aggregate is None:
-        aggregate = cloud.call("compute", "POST", "/os-aggregates", {"aggregate": {"name": KVM_AGGREGATE}})["aggregate"]
-    for host in config.KVM_COMPUTES:
+        aggregate = cloud.call("compute", "POST", "/os-aggregates", {"aggregate": {"name": spec["name"]}})["aggregate"]
+    for host in spec["hosts"]:
         if host not in aggregate.get("hosts", []):
             aggregate = cloud.call(
                 "compute", "POST", f"/os-aggregates/{aggregate['id']}/action", {"add_host": {"host": host}}
             )["aggregate"]
-    if any(aggregate.get("metadata", {}).get(k) != v for k, v in KVM_AGGREGATE_METADATA.items()):
+    if any(aggregate.get("metadata", {}).get(k) != v for k, v in spec["metadata"].items()):
         aggregate = cloud.call(
             "compute",
             "POST",
             f"/os-aggregates/{aggregate['id']}/action",
-            {"set_metadata": {"metadata": KVM_AGGREGATE_METADATA}},
+            {"set_metadata": {"metadata": spec["metadata"]}},
         )["aggregate"]
     return aggregate
 
 
-def _check_placement(cloud: Cloud, aggregate: dict[str, Any]) -> None:
-    """The placement side of the image policy: each KVM provider is in the aggregate and carries the
-    image-type traits query_placement_for_image_type_support relies on (reported by the lab driver)."""
-    for host in config.KVM_COMPUTES:
-        providers = cloud.call("placement", "GET", f"/resource_providers?name={host}")["resource_providers"]
+def _check_placement(cloud: Cloud, aggregate: dict[str, Any], nodes: dict[str, str]) -> None:
+    """The placement side of the image policy: each provider (named after its hypervisor node) is in
+    the aggregate and carries the image-type traits query_placement_for_image_type_support relies on:
+    QCOW2 and not VMDK for KVM (reported by the lab driver), VMDK and not QCOW2 for VMware (nova's)."""
+    if aggregate["name"] == VMWARE_AGGREGATE:
+        wanted, unwanted = "COMPUTE_IMAGE_TYPE_VMDK", "COMPUTE_IMAGE_TYPE_QCOW2"
+    else:
+        wanted, unwanted = "COMPUTE_IMAGE_TYPE_QCOW2", "COMPUTE_IMAGE_TYPE_VMDK"
+    for host, node in nodes.items():
+        providers = cloud.call("placement", "GET", f"/resource_providers?name={node}")["resource_providers"]
         if not providers:
-            raise LabError(f"placement has no resource provider for {host}")
+            raise LabError(f"placement has no resource provider {node} for {host}")
         rp = providers[0]["uuid"]
 
         def has_traits(rp: str = rp) -> bool:
             traits = set(cloud.call("placement", "GET", f"/resource_providers/{rp}/traits")["traits"])
-            return "COMPUTE_IMAGE_TYPE_QCOW2" in traits and "COMPUTE_IMAGE_TYPE_VMDK" not in traits
+            return wanted in traits and unwanted not in traits
 
-        wait_for(has_traits, timeout=60, what=f"{host}'s provider to carry COMPUTE_IMAGE_TYPE_QCOW2 and not _VMDK")
+        wait_for(has_traits, timeout=60, what=f"{host}'s provider {node} to carry {wanted} and not {unwanted}")
         aggregates = cloud.call("placement", "GET", f"/resource_providers/{rp}/aggregates")["aggregates"]
         if aggregate["uuid"] not in aggregates:
-            raise LabError(f"placement does not mirror aggregate {KVM_AGGREGATE} on {host}'s provider")
+            raise LabError(f"placement does not mirror aggregate {aggregate['name']} on {host}'s provider {node}")
 
 
 def _ensure_flavor(cloud: Cloud, spec: dict[str, Any]) -> None:
@@ -287,9 +335,10 @@ def _ensure_network(cloud: Cloud, project_id: str) -> None:
         )
 
 
-def _ensure_volume_type(cloud: Cloud, spec: dict[str, str]) -> None:
+def _ensure_volume_type(cloud: Cloud, spec: dict[str, Any]) -> None:
     types = cloud.call("volume", "GET", "/types?is_public=None")["volume_types"]
     volume_type = next((t for t in types if t["name"] == spec["name"]), None)
+    hypervisor = {"kvm": "KVM", "vmware": "VMware"}[spec["hypervisor"]]
     if volume_type is None:
         volume_type = cloud.call(
             "volume",
@@ -299,17 +348,14 @@ def _ensure_volume_type(cloud: Cloud, spec: dict[str, str]) -> None:
                 "volume_type": {
                     "name": spec["name"],
                     "os-volume-type-access:is_public": True,
-                    "description": f"volumes on backend {spec['backend']}, attachable to KVM servers",
+                    "description": f"volumes on backend {spec['backend']}, attachable to {hypervisor} servers",
                 }
             },
         )["volume_type"]
-    if volume_type.get("extra_specs", {}).get("volume_backend_name") != spec["backend"]:
-        cloud.call(
-            "volume",
-            "POST",
-            f"/types/{volume_type['id']}/extra_specs",
-            {"extra_specs": {"volume_backend_name": spec["backend"]}},
-        )
+    extra_specs = {"volume_backend_name": spec["backend"], **spec["extra_specs"]}
+    have = volume_type.get("extra_specs", {})
+    if any(have.get(k) != v for k, v in extra_specs.items()):
+        cloud.call("volume", "POST", f"/types/{volume_type['id']}/extra_specs", {"extra_specs": extra_specs})
 
 
 def _ensure_image(layout: Layout, cloud: Cloud, spec: dict[str, Any]) -> None:

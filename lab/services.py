@@ -1,22 +1,43 @@
 """The lab's services: how each one starts, where it listens, how its health is judged, how it stops.
 
 Health means "answers": an HTTP API answers any status below 500 on its root; MariaDB sends its
-handshake; RabbitMQ answers the AMQP protocol header; an RPC service (conductor, scheduler, compute,
-cinder scheduler/volume) has a service record whose heartbeat is younger than service_down_time.
+handshake; RabbitMQ answers the AMQP protocol header; the lab vCenter has written its endpoint file and
+answers HTTPS verified with its CA; an RPC service (conductor, scheduler, compute, cinder
+scheduler/volume) has service records whose heartbeats are younger than service_down_time.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from lab import config, processes, rest
 from lab.errors import LabError
 from lab.layout import HOST, Layout
+from lab.vcenter import build as vcenter_build
+
+
+class Heartbeat(NamedTuple):
+    """A service record whose heartbeat tells that (part of) a service works."""
+
+    database: str
+    binary: str
+    host: str
+    # A service without which this record is not expected to beat: cinder's VMDK backend, started
+    # while the lab vCenter is stopped, never initialises and its record goes down (as a real one does).
+    needs: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.database, self.binary, self.host)
 
 
 @dataclass(frozen=True)
@@ -25,12 +46,15 @@ class Service:
 
     name: str
     argv: Callable[[Layout], list[str]]
-    health: str  # "http" | "mariadb" | "amqp" | "heartbeat"
+    health: str  # "http" | "mariadb" | "amqp" | "vcenter" | "heartbeat"
     port: str | None = None  # layout port name of its listener
     env: Callable[[Layout], dict[str, str]] = field(default=lambda layout: {})
-    heartbeat: tuple[str, str, str] | None = None  # (database, binary, host) of its service record
+    # Its service records; all must be fresh (cinder-volume has one per backend).
+    heartbeats: tuple[Heartbeat, ...] = ()
     grace: float = 10.0  # seconds between SIGTERM and SIGKILL on stop
     extra_ports: tuple[str, ...] = ()  # other listeners it owns (Erlang distribution, epmd)
+    # Services it cannot start without (a VMware compute dies at start when vCenter does not answer).
+    needs: tuple[str, ...] = ()
 
     def log(self, layout: Layout) -> Path:
         return layout.logs / f"{self.name}.log"
@@ -141,9 +165,36 @@ def _compute(host: str) -> Service:
         # nova-compute with nova.virt extended by the lab's drivers (lab/plugins).
         argv=_venv_script("stackproof-lab-nova-compute", "--config-file", "{etc}/" + f"{host}/nova/nova.conf"),
         health="heartbeat",
-        heartbeat=("nova_cell1", "nova-compute", host),
+        heartbeats=(Heartbeat("nova_cell1", "nova-compute", host),),
         grace=8,
     )
+
+
+def _vmware_compute(host: str) -> Service:
+    return Service(
+        name=f"nova-compute-{host}",
+        # nova's own nova-compute: its VMware driver is in nova's tree.
+        argv=_venv_script("nova-compute", "--config-file", "{etc}/" + f"{host}/nova/nova.conf"),
+        health="heartbeat",
+        heartbeats=(Heartbeat("nova_cell1", "nova-compute", host),),
+        grace=8,
+        needs=("vcenter",),
+    )
+
+
+def _vcenter_argv(layout: Layout) -> list[str]:
+    # Built by `up` before it starts anything (cached by a hash of its sources: instant here).
+    binary = vcenter_build.ensure_built(layout.state, layout.logs / "install.log")
+    argv = vcenter_build.command(binary, layout.state, layout.port("vcenter"))
+    return [*argv, "-opaque-network", config.NSX_OPAQUE_NETWORK, "-opaque-network-id", config.NSX_LOGICAL_SWITCH_ID]
+
+
+def vcenter_env(layout: Layout) -> dict[str, str]:
+    """Credentials for the lab vCenter, in the environment (never on a command line)."""
+    return {
+        vcenter_build.USER_ENV: config.VCENTER_USER,
+        vcenter_build.PASSWORD_ENV: config.vcenter_password(layout),
+    }
 
 
 CINDER_CONF = "--config-file {etc}/cinder/cinder.conf"
@@ -191,15 +242,18 @@ SERVICES: list[Service] = [
         "nova-conductor",
         _nova_worker("nova-conductor"),
         "heartbeat",
-        heartbeat=("nova_cell1", "nova-conductor", "lab-controller"),
+        heartbeats=(Heartbeat("nova_cell1", "nova-conductor", "lab-controller"),),
     ),
     Service(
         "nova-scheduler",
         _nova_worker("nova-scheduler"),
         "heartbeat",
-        heartbeat=("nova_cell1", "nova-scheduler", "lab-controller"),
+        heartbeats=(Heartbeat("nova_cell1", "nova-scheduler", "lab-controller"),),
     ),
     *[_compute(host) for host in config.KVM_COMPUTES],
+    # The lab vCenter (govmomi's simulator with our inventory, lab/vcenter), for the VMware aggregate.
+    Service("vcenter", _vcenter_argv, "vcenter", port="vcenter", env=vcenter_env, grace=5),
+    *[_vmware_compute(host) for host in config.VMWARE_COMPUTES],
     Service(
         "neutron-api",
         _uwsgi("neutron.wsgi.api:application", "neutron-api"),
@@ -217,17 +271,29 @@ SERVICES: list[Service] = [
         "cinder-scheduler",
         _venv_script("cinder-scheduler", *CINDER_CONF.split()),
         "heartbeat",
-        heartbeat=("cinder", "cinder-scheduler", "lab-storage"),
+        heartbeats=(Heartbeat("cinder", "cinder-scheduler", "lab-storage"),),
     ),
     Service(
         "cinder-volume",
         _venv_script("cinder-volume", *CINDER_CONF.split()),
         "heartbeat",
-        heartbeat=("cinder", "cinder-volume", f"lab-storage@{config.CINDER_BACKEND}"),
+        # One process, one child (and one service record) per backend.
+        heartbeats=(
+            Heartbeat("cinder", "cinder-volume", f"lab-storage@{config.CINDER_BACKEND}"),
+            Heartbeat("cinder", "cinder-volume", f"lab-storage@{config.VMDK_BACKEND}", needs="vcenter"),
+        ),
         grace=8,
     ),
 ]
 BY_NAME = {service.name: service for service in SERVICES}
+# Services that keep references into the lab vCenter (folders, sessions, cached morefs): restarted
+# whenever it restarts, since it starts from its baseline inventory.
+VCENTER_CLIENTS = (*(f"nova-compute-{host}" for host in config.VMWARE_COMPUTES), "cinder-volume")
+
+
+def dependents(names: set[str]) -> set[str]:
+    """Services that need one of ``names`` to start (see Service.needs)."""
+    return {service.name for service in SERVICES if set(service.needs) & names}
 
 
 def get(name: str) -> Service:
@@ -338,6 +404,21 @@ def sql(layout: Layout, statement: str, *, timeout: float = 30) -> list[list[str
     return [line.split("\t") for line in result.stdout.splitlines()]
 
 
+def _vcenter_answers(layout: Layout, record: processes.ProcessRecord) -> bool:
+    # The endpoint file is written once the server answers, removed when it stops; a stale one from a
+    # killed server names another pid.
+    endpoint = vcenter_build.read_endpoint(layout.state)
+    if not endpoint or endpoint.get("pid") != record.pid:
+        return False
+    context = ssl.create_default_context(cafile=str(vcenter_build.ca_file(layout.state)))
+    url = f"https://{HOST}:{layout.port('vcenter')}/sdk/vimServiceVersions.xml"
+    try:
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ssl.SSLError):
+        return False
+
+
 def heartbeats(layout: Layout) -> dict[tuple[str, str, str], int]:
     """Seconds since each service record's last heartbeat, by (database, binary, host)."""
     union = []
@@ -367,14 +448,22 @@ def health(layout: Layout, service: Service, beats: dict[tuple[str, str, str], i
             return "up" if _mariadb_answers(layout.port("mariadb")) else "down"
         if service.health == "amqp":
             return "up" if _amqp_answers(layout.port("rabbitmq")) else "down"
+        if service.health == "vcenter":
+            return "up" if _vcenter_answers(layout, record) else "down"
         if service.health == "heartbeat":
             beats = heartbeats(layout) if beats is None else beats
-            assert service.heartbeat
-            age = beats.get(service.heartbeat)
+            assert service.heartbeats
+            expected = [b for b in service.heartbeats if b.needs is None or processes.read_record(layout.run, b.needs)]
+            ages = [beats.get(beat.key) for beat in expected]
             # A heartbeat older than the process is its predecessor's (e.g. right after a restart).
-            if age is None or age > processes.age(record) + 1:
+            # Ages from MariaDB are whole seconds between two truncated timestamps (the true age is
+            # within 1 s of it either way), so only age + 1 <= process age proves the beat is this
+            # process's own; at worst that costs one more report_interval.
+            lifetime = processes.age(record)
+            if any(age is None or age + 1 > lifetime for age in ages):
                 return "starting"
-            return "up" if age <= config.SERVICE_DOWN_TIME else f"stale ({age}s)"
+            oldest = max(age for age in ages if age is not None)
+            return "up" if oldest <= config.SERVICE_DOWN_TIME else f"stale ({oldest}s)"
     except OSError:
         return "down"
     return "unknown"
@@ -386,7 +475,7 @@ CONFIG_READERS: dict[str, tuple[str, ...]] = {
     "glance": ("glance-api",),
     "placement": ("placement-api",),
     "nova": ("nova-api", "nova-conductor", "nova-scheduler"),
-    **{f"nova-{host}": (f"nova-compute-{host}",) for host in config.KVM_COMPUTES},
+    **{f"nova-{host}": (f"nova-compute-{host}",) for host in (*config.KVM_COMPUTES, *config.VMWARE_COMPUTES)},
     "neutron": ("neutron-api",),
     "ml2": ("neutron-api",),
     "cinder": ("cinder-api", "cinder-scheduler", "cinder-volume"),

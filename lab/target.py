@@ -1,4 +1,5 @@
-"""The files that tell stackproof about the lab: ``<state>/clouds.yaml`` and ``<state>/stackproof.yaml``.
+"""The files that tell stackproof about the lab: ``<state>/clouds.yaml``, ``<state>/stackproof.yaml``
+and ``<state>/secure.yaml`` (the vCenter password, which the target file only refers to).
 
 stackproof.yaml is validated by the engine with a strict schema (unknown keys are errors), so its
 shape here is exactly the documented one; values come from the same constants the lab provisions.
@@ -11,10 +12,12 @@ import os
 import yaml
 
 from lab import config, provision
-from lab.layout import Layout
+from lab.layout import HOST, Layout
+from lab.vcenter import build as vcenter_build
 
 ADMIN_CLOUD = "sp-lab-admin"
 MEMBER_CLOUD = "sp-lab-member"
+VCENTER = "vc1"  # the lab vCenter's name in stackproof.yaml and secure.yaml
 TIMEOUTS = {
     "server_active": 120,
     "server_deleted": 60,
@@ -51,13 +54,27 @@ def clouds(layout: Layout) -> dict[str, object]:
     }
 
 
+def secure(layout: Layout) -> dict[str, object]:
+    return {"vcenters": {VCENTER: {"password": config.vcenter_password(layout)}}}
+
+
 def description(layout: Layout) -> dict[str, object]:
     paths = config.config_paths(layout)
     first_kvm = config.KVM_COMPUTES[0]
+    first_vmware = next(iter(config.VMWARE_COMPUTES))
     return {
         "name": "lab",
         "clouds_yaml": str(layout.clouds_yaml),
+        "secure_yaml": str(layout.secure_yaml),
         "clouds": {"cloud": ADMIN_CLOUD, "member": MEMBER_CLOUD},
+        "vcenters": {
+            VCENTER: {
+                "url": f"https://{HOST}:{layout.port('vcenter')}/sdk",
+                "user": config.VCENTER_USER,
+                "password": {"secure": f"vcenters.{VCENTER}.password"},
+                "ca_bundle": str(vcenter_build.ca_file(layout.state)),
+            }
+        },
         "hosts": {
             "controller": {
                 "urls": ["local://"],
@@ -71,15 +88,23 @@ def description(layout: Layout) -> dict[str, object]:
             # nova-scheduler runs on the controller and reads its nova.conf.
             "scheduler": {"urls": ["local://"], "config": {"nova": str(paths["nova"])}},
             "compute-kvm": {"urls": ["local://"], "config": {"nova": str(paths[f"nova-{first_kvm}"])}},
+            "compute-vmware": {"urls": ["local://"], "config": {"nova": str(paths[f"nova-{first_vmware}"])}},
         },
         "architecture": {
-            "aggregates": [{"name": provision.KVM_AGGREGATE, "hypervisor_type": "QEMU"}],
+            "aggregates": [
+                {"name": provision.KVM_AGGREGATE, "hypervisor_type": "QEMU"},
+                {"name": provision.VMWARE_AGGREGATE, "hypervisor_type": provision.VMWARE_HYPERVISOR_TYPE},
+            ],
             "image_policy": {
                 "isolation": ["aggregate_image_properties_isolation"],
                 "metadata_key": next(iter(provision.KVM_AGGREGATE_METADATA)),
             },
+            # What the lab vCenter's clusters are built with (lab/vcenter/inventory.go).
+            "drs": {"enabled": True, "behavior": "fullyAutomated"},
+            "datastore_pattern": config.DATASTORE_REGEX,
             "volume_types": [
-                {"name": vt["name"], "backend": vt["backend"], "hypervisor": "kvm"} for vt in provision.VOLUME_TYPES
+                {"name": vt["name"], "backend": vt["backend"], "hypervisor": vt["hypervisor"]}
+                for vt in provision.VOLUME_TYPES
             ],
             "failover": {"service_down_time": config.SERVICE_DOWN_TIME, "report_interval": config.REPORT_INTERVAL},
         },
@@ -99,6 +124,7 @@ def _write(path: os.PathLike[str], text: str, mode: int) -> None:
 def write(layout: Layout) -> None:
     header = "# Written by `python -m lab up`; regenerated on every up.\n"
     _write(layout.clouds_yaml, header + yaml.safe_dump(clouds(layout), sort_keys=False), 0o600)
+    _write(layout.secure_yaml, header + yaml.safe_dump(secure(layout), sort_keys=False), 0o600)
     _write(
         layout.target_yaml,
         header + yaml.safe_dump(description(layout), sort_keys=False, default_flow_style=None, width=120),

@@ -566,6 +566,7 @@ func datastoreNameOf(dsPath string) string {
 }
 
 func (f *folder) CreateVMTask(ctx *simulator.Context, req *types.CreateVM_Task) soap.HasFault {
+	fillControllerDefaults(req.Config.DeviceChange)
 	if req.Host == nil && req.Config.Files != nil {
 		if c := clusterOfPool(req.Pool); c != nil {
 			var fault types.BaseMethodFault
@@ -589,7 +590,18 @@ func (f *folder) CreateVMTask(ctx *simulator.Context, req *types.CreateVM_Task) 
 			}
 		}
 	}
-	return f.Folder.CreateVMTask(ctx, req)
+	res := f.Folder.CreateVMTask(ctx, req)
+	// The task has run (simulator tasks are synchronous): give the new VM's
+	// disks real files and UUIDs (devices.go).
+	if body, ok := res.(*methods.CreateVM_TaskBody); ok && body.Res != nil && taskSucceeded(body.Res.Returnval) {
+		task := simulator.Map.Get(body.Res.Returnval).(*simulator.Task)
+		if ref, ok := task.Info.Result.(types.ManagedObjectReference); ok {
+			if vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine); ok {
+				ctx.WithLock(vm, func() { syncDisks(req.Config.DeviceChange) })
+			}
+		}
+	}
+	return res
 }
 
 // ---------------------------------------------------------------------------

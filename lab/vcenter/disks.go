@@ -116,6 +116,7 @@ type descriptor struct {
 	sectors     int64
 	thin        bool
 	adapterType string
+	uuid        string // the disk's UUID as the API shows it (backing.uuid); "" when it has none
 }
 
 var extentLine = regexp.MustCompile(`^(RW|RDONLY|NOACCESS)\s+(\d+)\s+\S+\s+"[^"]*"`)
@@ -142,6 +143,8 @@ func readDescriptor(path string) (descriptor, bool) {
 				d.thin = m[2] == "1"
 			case "adapterType":
 				d.adapterType = m[2]
+			case "uuid":
+				d.uuid = apiDiskUUID(m[2])
 			}
 		}
 	}
@@ -158,9 +161,12 @@ var adapterTypes = map[string]string{
 }
 
 func writeDescriptor(path string, d descriptor) error {
-	thin := ""
+	extra := ""
 	if d.thin {
-		thin = "ddb.thinProvisioned = \"1\"\n"
+		extra = "ddb.thinProvisioned = \"1\"\n"
+	}
+	if d.uuid != "" {
+		extra += fmt.Sprintf("ddb.uuid = \"%s\"\n", descriptorDiskUUID(d.uuid))
 	}
 	text := fmt.Sprintf(`# Disk DescriptorFile
 version=1
@@ -180,7 +186,7 @@ ddb.geometry.cylinders = "%d"
 ddb.geometry.heads = "255"
 ddb.geometry.sectors = "63"
 %sddb.virtualHWVersion = "14"
-`, d.sectors, filepath.Base(flatName(path)), d.adapterType, d.sectors/(255*63), thin)
+`, d.sectors, filepath.Base(flatName(path)), d.adapterType, d.sectors/(255*63), extra)
 	return os.WriteFile(path, []byte(text), 0o644)
 }
 

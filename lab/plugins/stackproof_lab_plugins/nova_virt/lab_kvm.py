@@ -10,6 +10,7 @@ Loaded by nova as ``compute_driver = lab_kvm.LabKVMDriver`` (see compute_launche
 """
 
 from nova import conf as nova_conf
+from nova import exception
 from nova.objects import fields as obj_fields
 from nova.virt import fake
 
@@ -30,6 +31,29 @@ _LIBVIRT_IMAGE_TYPES = {
     "supports_image_type_vmdk": False,
     "supports_image_type_ploop": False,
 }
+
+
+# Volume protocols nova's libvirt driver has a volume driver for (libvirt/driver.py
+# libvirt_volume_drivers). Anything else, such as cinder's VMDK connection info, it refuses.
+_LIBVIRT_VOLUME_TYPES = frozenset(
+    {
+        "iscsi",
+        "iser",
+        "local",
+        "fake",
+        "rbd",
+        "nfs",
+        "smbfs",
+        "fibre_channel",
+        "gpfs",
+        "quobyte",
+        "scaleio",
+        "vzstorage",
+        "storpool",
+        "nvmeof",
+        "lightos",
+    }
+)
 
 
 class LabKVMDriver(fake.FakeDriverWithoutFakeNodes):
@@ -57,6 +81,23 @@ class LabKVMDriver(fake.FakeDriverWithoutFakeNodes):
                     (obj_fields.Architecture.I686, obj_fields.HVType.QEMU, obj_fields.VMMode.HVM),
                 ],
             }
+        )
+
+    def attach_volume(
+        self, context, connection_info, instance, mountpoint, disk_bus=None, device_type=None, encryption=None
+    ):
+        # As libvirt: a VMDK volume on a KVM host fails cleanly (nova rolls the attachment back).
+        driver_type = connection_info.get("driver_volume_type")
+        if driver_type not in _LIBVIRT_VOLUME_TYPES:
+            raise exception.VolumeDriverNotFound(driver_type=driver_type)
+        return super().attach_volume(
+            context,
+            connection_info,
+            instance,
+            mountpoint,
+            disk_bus=disk_bus,
+            device_type=device_type,
+            encryption=encryption,
         )
 
     def get_volume_connector(self, instance):
