@@ -323,6 +323,71 @@ class StopVCenter(Action):
         return ("vcenter",)
 
 
+def _aggregate(cloud, name: str) -> dict[str, Any]:
+    aggregates = cloud.call("compute", "GET", "/os-aggregates")["aggregates"]
+    aggregate = next((a for a in aggregates if a["name"] == name), None)
+    if aggregate is None:
+        raise LabError(f"aggregate {name!r} does not exist; is the lab provisioned?")
+    return aggregate
+
+
+@dataclass(frozen=True)
+class AggregateHost(Action):
+    """Add a host to an aggregate it does not belong in (an operator's slip); clear takes it out again."""
+
+    aggregate: str
+    host: str
+
+    def inject(self, layout: Layout) -> str:
+        return self._move(layout, "add_host", present=False)
+
+    def clear(self, layout: Layout) -> str:
+        return self._move(layout, "remove_host", present=True)
+
+    def _move(self, layout: Layout, action: str, present: bool) -> str:
+        from lab import provision
+
+        cloud = provision.admin(layout)
+        aggregate = _aggregate(cloud, self.aggregate)
+        if (self.host in aggregate.get("hosts", [])) != present:
+            return f"aggregate {self.aggregate}: {self.host} already {'out' if present else 'in'}"
+        cloud.call("compute", "POST", f"/os-aggregates/{aggregate['id']}/action", {action: {"host": self.host}})
+        return f"aggregate {self.aggregate}: {action} {self.host}"
+
+
+@dataclass(frozen=True)
+class ImageProperty(Action):
+    """Set (value) or strip (value None) one property of a lab image; clear restores the provisioned value."""
+
+    image: str
+    key: str
+    value: str | None
+    provisioned: str
+
+    def inject(self, layout: Layout) -> str:
+        return self._set(layout, self.value)
+
+    def clear(self, layout: Layout) -> str:
+        return self._set(layout, self.provisioned)
+
+    def _set(self, layout: Layout, value: str | None) -> str:
+        from lab import provision
+
+        cloud = provision.admin(layout)
+        images = cloud.call("image", "GET", f"/images?name={self.image}")["images"]
+        if not images:
+            raise LabError(f"image {self.image!r} does not exist; is the lab provisioned?")
+        image = images[0]
+        if image.get(self.key) == value:
+            return f"image {self.image}: {self.key} already {value}"
+        if value is None:
+            patch = [{"op": "remove", "path": f"/{self.key}"}]
+        else:
+            patch = [{"op": "add", "path": f"/{self.key}", "value": value}]
+        cloud.call("image", "PATCH", f"/images/{image['id']}", patch)
+        return f"image {self.image}: {self.key}={value}"
+
+
 @dataclass(frozen=True)
 class Fault:
     name: str
@@ -416,6 +481,25 @@ FAULTS: list[Fault] = [
         f"one host of {_CLUSTER_1} enters maintenance mode (EnterMaintenanceMode_Task): it takes no VMs",
         ("SP-AGG-011",),
         VSphereChange(("maintenance", _CLUSTER_1, "enter"), ("maintenance", _CLUSTER_1, "exit")),
+    ),
+    Fault(
+        "vmware-aggregate-has-kvm-host",
+        "kvm-1 is added to the vmware aggregate as well: a KVM host now sits in both aggregates and takes the "
+        "vmware aggregate's images",
+        ("SP-AGG-002", "SP-AGG-005"),
+        AggregateHost("vmware", "kvm-1"),
+    ),
+    Fault(
+        "vmdk-image-untagged",
+        "the lab's VMDK image loses its hypervisor_type property: nothing ties it to the VMware aggregate",
+        ("SP-AGG-004",),
+        ImageProperty("sp-vmware-sparse-vmdk", "hypervisor_type", None, provisioned="vmware"),
+    ),
+    Fault(
+        "image-invalid-hypervisor-type",
+        "the lab's qcow2 image says hypervisor_type=esxi, a value nova rejects (ValueError at boot)",
+        ("SP-AGG-004",),
+        ImageProperty("sp-qemu-qcow2", "hypervisor_type", "esxi", provisioned="qemu"),
     ),
 ]
 BY_NAME = {fault.name: fault for fault in FAULTS}

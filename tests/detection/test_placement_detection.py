@@ -23,6 +23,7 @@ EVIDENCE = {
     "drs-partially-automated": ["sp-cluster-1", "partiallyAutomated"],
     "datastore-unshared": ["sp-vmfs-1", "mounted=False"],
     "host-in-maintenance": ["sp-cluster-1", "inMaintenanceMode=True"],
+    "vcenter-stopped": ["vCenter 'vc1'", "cannot reach"],
 }
 
 
