@@ -15,6 +15,14 @@ class HostConfigError(Exception):
     pass
 
 
+_TRUE = frozenset({"true", "1", "yes", "on"})
+
+
+def is_true(value: object) -> bool:
+    """oslo.config's reading of a boolean option."""
+    return str(value).strip().lower() in _TRUE
+
+
 def parse_ini(text: str) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str  # oslo.config keys are case-sensitive

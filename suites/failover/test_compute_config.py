@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
+from stackproof.hostconfig import is_true
 
 pytestmark = [pytest.mark.failover]
 
 NOVA_DEFAULT_REPORT_INTERVAL = 10
 NOVA_DEFAULT_SERVICE_DOWN_TIME = 60
-TRUE = {"true", "1", "yes", "on"}
 
 
 @pytest.mark.control(
@@ -46,6 +46,6 @@ def test_heartbeat_timing_and_driver_settings(hosts, target, failover_timing) ->
                      if not conf.get("vmware", k, fallback="").strip()]
             expect(not unset, f"[vmware] {', '.join(unset)} unset", expected="host_ip, host_username, "
                    "host_password, cluster_name set", found=f"unset: {', '.join(unset)}", where=where)
-            insecure = conf.get("vmware", "insecure", fallback="false").strip().lower() in TRUE
+            insecure = is_true(conf.get("vmware", "insecure", fallback="false"))
             expect(not insecure, "the VMware driver does not verify vCenter's certificate",
                    expected="[vmware] insecure=false (with ca_file)", found="insecure=true", where=where)

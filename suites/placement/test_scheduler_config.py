@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
+from stackproof.hostconfig import is_true
 from suites.placement.nova_facts import DEFAULT_ENABLED_FILTERS
 
 pytestmark = [pytest.mark.placement]
-
-TRUE = {"true", "1", "yes", "on"}
 
 
 @pytest.mark.control(
@@ -34,10 +33,10 @@ def test_scheduler_filters_enforce_image_metadata(hosts, image_policy) -> None:
                where=where)
         if "isolate_aggregates" in image_policy.isolation:
             value = conf.get("scheduler", "enable_isolated_aggregate_filtering", fallback="false")
-            expect(value.strip().lower() in TRUE, "isolated aggregate filtering is off",
+            expect(is_true(value), "isolated aggregate filtering is off",
                    expected="[scheduler] enable_isolated_aggregate_filtering = True",
                    found=f"enable_isolated_aggregate_filtering = {value}", where=where)
         value = conf.get("scheduler", "query_placement_for_image_type_support", fallback="false")
-        expect(value.strip().lower() in TRUE, "placement is not asked for image type support",
+        expect(is_true(value), "placement is not asked for image type support",
                expected="[scheduler] query_placement_for_image_type_support = True",
                found=f"query_placement_for_image_type_support = {value}", where=where)

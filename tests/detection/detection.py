@@ -115,4 +115,21 @@ def prove(lab, area: str, fault: str, evidence: list[str] | dict[str, list[str]]
     assert after.not_passed() == {}, f"after clearing {fault}: {after.not_passed()}\n{after.output[-3000:]}"
 
 
+def assert_every_fault_has_proof(area: str, evidence: dict) -> None:
+    """Every lab fault that names a control of `area` has an entry in the area's evidence table."""
+    controls = area_controls(area)
+    faults = {name for name, fault in lab_faults().items() if set(fault["controls"]) & controls}
+    missing = sorted(faults - set(evidence))
+    assert not missing, f"lab faults naming {area} controls without a detection proof: {missing}"
+
+
+def assert_green_three_times(lab, area: str, reports: Path) -> None:
+    """A healthy lab runs every control of the area green, three runs in a row."""
+    for attempt in range(3):
+        run = run_area(lab, area, reports)
+        assert run.exit_code == 0 and run.not_passed() == {}, (
+            f"run {attempt + 1}: {run.not_passed()}\n{run.output[-3000:]}")
+        assert len(run.outcomes) == len(area_controls(area))
+
+
 pytestmark = pytest.mark.detection

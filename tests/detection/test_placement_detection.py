@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from detection import area_controls, lab_faults, prove, run_area
+from detection import assert_every_fault_has_proof, assert_green_three_times, lab_faults, prove
 
 pytestmark = [pytest.mark.detection, pytest.mark.lab]
 
@@ -28,18 +28,11 @@ EVIDENCE = {
 
 
 def test_every_lab_fault_for_this_area_has_its_proof() -> None:
-    controls = area_controls(AREA)
-    faults = {name for name, fault in lab_faults().items() if set(fault["controls"]) & controls}
-    missing = sorted(faults - set(EVIDENCE))
-    assert not missing, f"lab faults naming {AREA} controls without a detection proof here: {missing}"
+    assert_every_fault_has_proof(AREA, EVIDENCE)
 
 
 def test_healthy_lab_runs_the_area_green_three_times(lab, tmp_path: Path) -> None:
-    for attempt in range(3):
-        run = run_area(lab, AREA, tmp_path)
-        assert run.exit_code == 0 and run.not_passed() == {}, (
-            f"run {attempt + 1}: {run.not_passed()}\n{run.output[-3000:]}")
-        assert len(run.outcomes) == len(area_controls(AREA))
+    assert_green_three_times(lab, AREA, tmp_path)
 
 
 @pytest.mark.parametrize("fault", sorted(EVIDENCE))
