@@ -46,7 +46,8 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
-    if args.tier == "disruptive" and not args.allow_disruptive:
+    opted_in = args.allow_disruptive or any(a.startswith("--allow-disruptive") for a in args.pytest_args)
+    if args.tier == "disruptive" and not opted_in:
         print("stackproof: the disruptive tier needs --allow-disruptive=<target name>; every check would be "
               "skipped otherwise", file=sys.stderr)
         return EXIT_BAD_INPUT
