@@ -13,6 +13,7 @@ pytest_plugins = [
     "fixtures.resources",
     "fixtures.hosts",
     "fixtures.vcenter",
+    "fixtures.faults",
 ]
 if importlib.util.find_spec("xdist") is not None:
     pytest_plugins.append("fixtures.scheduling")

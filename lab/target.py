@@ -8,11 +8,13 @@ shape here is exactly the documented one; values come from the same constants th
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 
 import yaml
 
 from lab import config, provision
-from lab.layout import HOST, Layout
+from lab.layout import HOST, REPO, Layout
 from lab.vcenter import build as vcenter_build
 
 ADMIN_CLOUD = "sp-lab-admin"
@@ -109,7 +111,34 @@ def description(layout: Layout) -> dict[str, object]:
             "failover": {"service_down_time": config.SERVICE_DOWN_TIME, "report_interval": config.REPORT_INTERVAL},
         },
         "timeouts": {"profile": "lab", **TIMEOUTS},
-        "faults": {"provider": "lab", "lab_command": ["python", "-m", "lab"]},
+        "faults": fault_inventory(layout),
+    }
+
+
+def fault_inventory(layout: Layout) -> dict[str, object]:
+    """The lab's answer to the suite's fault inventory: each action is a `python -m lab fault` command, run on
+    the (local) host of the role, so the disruptive checks drive the lab exactly as they would drive systemd
+    units on a real deployment."""
+    lab = f"cd {shlex.quote(str(REPO))} && STACKPROOF_LAB_DIR={shlex.quote(str(layout.state))} " \
+          f"{shlex.quote(sys.executable)} -m lab fault"
+    first_vmware = next(iter(config.VMWARE_COMPUTES))
+    return {
+        "services": {
+            f"nova-compute@{first_vmware}": {
+                "role": "compute-vmware",
+                "kill": f"{lab} inject {first_vmware}-killed",
+                # clear starts it and returns once its heartbeat is fresh.
+                "start": f"{lab} clear {first_vmware}-killed",
+            },
+        },
+        "vcenter_access": {
+            # The lab's computes share one loopback: losing vCenter means the lab vCenter stopping.
+            first_vmware: {
+                "role": "compute-vmware",
+                "cut": f"{lab} inject vcenter-stopped",
+                "restore": f"{lab} clear vcenter-stopped",
+            },
+        },
     }
 
 

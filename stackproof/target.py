@@ -170,9 +170,49 @@ class Timeouts(_Strict):
         return float(value) if isinstance(value, int | float) and name != "interval" else self.default
 
 
+class _HostCommands(_Strict):
+    """Shell commands a disruptive check runs through testinfra on a host of `role` (the first URL unless
+    `url` names one); each must exit 0."""
+
+    role: str
+    url: str | None = None
+
+
+class ServiceActions(_HostCommands):
+    """How to crash a service so that it stays down, how to start it again, and (optionally) how to tell it
+    runs: `check` exits 0 once it does."""
+
+    kill: str
+    start: str
+    check: str | None = None
+
+
+class LinkActions(_HostCommands):
+    """How to cut a host's path to something it needs (its vCenter) and how to restore it."""
+
+    cut: str
+    restore: str
+
+
 class Faults(_Strict):
-    provider: Literal["lab", "commands"]
-    lab_command: list[str] | None = None
+    """The fault inventory (after os-faults): what disruptive checks may do to this target, and how.
+
+    `services` keys are `<binary>@<host as the API shows it>` (`nova-compute@compute-7`); `vcenter_access`
+    keys are the API host of a VMware nova-compute. A check whose action is not declared is skipped, naming
+    the key it looked for.
+    """
+
+    services: dict[str, ServiceActions] = Field(default_factory=dict)
+    vcenter_access: dict[str, LinkActions] = Field(default_factory=dict)
+
+    @field_validator("services")
+    @classmethod
+    def _service_keys(cls, services: dict[str, ServiceActions]) -> dict[str, ServiceActions]:
+        for key in services:
+            binary, _, host = key.partition("@")
+            if not binary or not host:
+                raise ValueError(f"{key!r}: service keys are <binary>@<host>, e.g. nova-compute@compute-7")
+        return services
 
 
 class Target(_Strict):
@@ -188,6 +228,20 @@ class Target(_Strict):
     faults: Faults | None = None
     # Where the description was read from; set by load(), not by the file.
     source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _fault_roles_exist(self) -> Target:
+        if self.faults is None:
+            return self
+        for section in ("services", "vcenter_access"):
+            for key, action in getattr(self.faults, section).items():
+                role = self.hosts.get(action.role)
+                if role is None:
+                    raise ValueError(f"faults.{section}.{key}: role {action.role!r} is not one of hosts")
+                if action.url is not None and action.url not in role.urls:
+                    raise ValueError(f"faults.{section}.{key}: url {action.url!r} is not one of "
+                                     f"hosts.{action.role}.urls")
+        return self
 
     def secret(self, ref: SecretRef, where: str) -> str:
         """Resolve a secret reference; `where` names the key for the error message."""
