@@ -23,6 +23,9 @@ KVM_COMPUTES = ("kvm-1", "kvm-2")
 # VMware computes and the vCenter cluster each one fronts: several nova-computes, several clusters, each
 # cluster one big hypervisor (the architecture's "one nova-compute per cluster").
 VMWARE_COMPUTES = {"vmware-1": "sp-cluster-1", "vmware-2": "sp-cluster-2"}
+# A second nova-compute configured for vmware-1's cluster, started only by the fault
+# vmware-cluster-fronted-twice (a copied nova.conf with another host name: the cluster is fronted twice).
+TWIN_COMPUTE = "vmware-1-twin"
 VMWARE_DRIVER = "vmwareapi.VMwareVCDriver"
 # nova's default is 60 s. A VMware compute sees vCenter changes (a host in maintenance shrinks the
 # cluster's capacity; a lost vCenter disables its service with 'set by vmwareapi host_state') only in
@@ -92,7 +95,7 @@ def config_paths(layout: Layout) -> dict[str, Path]:
         "mariadb": layout.etc / "mariadb" / "my.cnf",
         "rabbitmq": layout.etc / "rabbitmq" / "rabbitmq.conf",
     }
-    for host in (*KVM_COMPUTES, *VMWARE_COMPUTES):
+    for host in (*KVM_COMPUTES, *VMWARE_COMPUTES, TWIN_COMPUTE):
         # Each compute is a host of its own with its own /etc/nova/nova.conf.
         paths[f"nova-{host}"] = layout.etc / host / "nova" / "nova.conf"
     return paths
@@ -240,7 +243,7 @@ def baseline(layout: Layout) -> dict[str, Sections]:
             },
         )
 
-    for host, cluster in VMWARE_COMPUTES.items():
+    for host, cluster in {**VMWARE_COMPUTES, TWIN_COMPUTE: VMWARE_COMPUTES["vmware-1"]}.items():
         files[f"nova-{host}"] = _merge(
             nova_common,
             {
@@ -254,7 +257,8 @@ def baseline(layout: Layout) -> dict[str, Sections]:
                 },
                 "vmware": {
                     "host_ip": HOST,
-                    "host_port": layout.port("vcenter"),
+                    # Through the compute's own link (lab/vcenter_link.py), which a fault can cut.
+                    "host_port": layout.port(f"vcenter-link-{host}" if host in VMWARE_COMPUTES else "vcenter"),
                     "host_username": VCENTER_USER,
                     "host_password": s["vcenter"],
                     "cluster_name": cluster,

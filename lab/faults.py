@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from lab import config, processes, services
+from lab import config, data_network, processes, services
 from lab.errors import LabError
-from lab.layout import REPO, Layout
+from lab.layout import HOST, REPO, Layout
 from lab.vcenter import build as vcenter_build
 from lab.waiting import wait_for
 
@@ -50,6 +50,10 @@ class Action:
     def after_vcenter_start(self, layout: Layout) -> str:
         """Make the fault true again in a lab vCenter that just started from its baseline inventory."""
         return ""
+
+    def data_nic(self) -> data_network.NicState:
+        """How the fault wants the data NIC (``up`` makes it so); empty: as designed."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,30 @@ class KillService(Action):
 
     def suppressed(self) -> tuple[str, ...]:
         return (self.service,)
+
+
+@dataclass(frozen=True)
+class TwinCompute(Action):
+    """Start a second nova-compute for a cluster another compute already fronts (a copied nova.conf with
+    another host name). Clear stops it and deletes its service record, which takes its compute node with
+    it, as an operator removing a stray compute does."""
+
+    service: str
+    host: str
+
+    def inject(self, layout: Layout) -> str:
+        return _start_and_wait(layout, self.service)
+
+    def clear(self, layout: Layout) -> str:
+        from lab import provision
+
+        note = f"{self.service}: {services.stop(layout, services.get(self.service))}"
+        cloud = provision.admin(layout)
+        listed = cloud.call("compute", "GET", f"/os-services?binary=nova-compute&host={self.host}")["services"]
+        for record in listed:
+            cloud.call("compute", "DELETE", f"/os-services/{record['id']}")
+            note += f"; service record {record['id']} of {self.host} deleted"
+        return note
 
 
 @dataclass(frozen=True)
@@ -362,7 +390,7 @@ class ImageProperty(Action):
     image: str
     key: str
     value: str | None
-    provisioned: str
+    provisioned: str | None
 
     def inject(self, layout: Layout) -> str:
         return self._set(layout, self.value)
@@ -389,6 +417,106 @@ class ImageProperty(Action):
 
 
 @dataclass(frozen=True)
+class AggregateMetadata(Action):
+    """Set one metadata key of a lab aggregate; clear removes it (the provisioned aggregate has no such key)."""
+
+    aggregate: str
+    key: str
+    value: str
+
+    def inject(self, layout: Layout) -> str:
+        return self._set(layout, self.value)
+
+    def clear(self, layout: Layout) -> str:
+        return self._set(layout, None)
+
+    def _set(self, layout: Layout, value: str | None) -> str:
+        from lab import provision
+
+        cloud = provision.admin(layout)
+        aggregate = _aggregate(cloud, self.aggregate)
+        if aggregate.get("metadata", {}).get(self.key) == value:
+            return f"aggregate {self.aggregate}: {self.key} already {value}"
+        cloud.call("compute", "POST", f"/os-aggregates/{aggregate['id']}/action",
+                   {"set_metadata": {"metadata": {self.key: value}}})
+        return f"aggregate {self.aggregate}: {self.key}={value}"
+
+
+@dataclass(frozen=True)
+class Together(Action):
+    """Several changes that only together make the fault (each alone is caught elsewhere, or harmless):
+    injected in order, cleared in reverse order."""
+
+    steps: tuple[Action, ...]
+
+    def inject(self, layout: Layout) -> str:
+        return "; ".join(step.inject(layout) for step in self.steps)
+
+    def clear(self, layout: Layout) -> str:
+        return "; ".join(step.clear(layout) for step in reversed(self.steps))
+
+    def overrides(self) -> config.Overrides:
+        merged: config.Overrides = {}
+        for step in self.steps:
+            for cid, sections in step.overrides().items():
+                for section, options in sections.items():
+                    merged.setdefault(cid, {}).setdefault(section, {}).update(options)
+        return merged
+
+    def suppressed(self) -> tuple[str, ...]:
+        return tuple(name for step in self.steps for name in step.suppressed())
+
+    def after_vcenter_start(self, layout: Layout) -> str:
+        return "; ".join(note for step in self.steps if (note := step.after_vcenter_start(layout)))
+
+
+@dataclass(frozen=True)
+class DataNicChange(Action):
+    """Put the compute hosts' data NIC in another state (down, another MTU); clear makes it as designed."""
+
+    state: data_network.NicState
+
+    def inject(self, layout: Layout) -> str:
+        return data_network.ensure(data_nic_overrides(layout))
+
+    def clear(self, layout: Layout) -> str:
+        return data_network.ensure(data_nic_overrides(layout))
+
+    def data_nic(self) -> data_network.NicState:
+        return self.state
+
+
+@dataclass(frozen=True)
+class VolumeTypeSpec(Action):
+    """Set one extra spec of a lab volume type through the block storage API; clear restores the provisioned
+    value."""
+
+    volume_type: str
+    key: str
+    value: str
+    provisioned: str
+
+    def inject(self, layout: Layout) -> str:
+        return self._set(layout, self.value)
+
+    def clear(self, layout: Layout) -> str:
+        return self._set(layout, self.provisioned)
+
+    def _set(self, layout: Layout, value: str) -> str:
+        from lab import provision
+
+        cloud = provision.admin(layout)
+        types = cloud.call("volume", "GET", "/types?is_public=None")["volume_types"]
+        found = next((t for t in types if t["name"] == self.volume_type), None)
+        if found is None:
+            raise LabError(f"volume type {self.volume_type!r} does not exist; is the lab provisioned?")
+        if found.get("extra_specs", {}).get(self.key) == value:
+            return f"volume type {self.volume_type}: {self.key} already {value}"
+        cloud.call("volume", "POST", f"/types/{found['id']}/extra_specs", {"extra_specs": {self.key: value}})
+        return f"volume type {self.volume_type}: {self.key}={value}"
+
+
+@dataclass(frozen=True)
 class Fault:
     name: str
     description: str
@@ -399,6 +527,8 @@ class Fault:
 _FILTERS_WITHOUT_ISOLATION = ",".join(f for f in config.SCHEDULER_FILTERS if f != "AggregateImagePropertiesIsolation")
 _CLUSTER_1 = config.VMWARE_COMPUTES["vmware-1"]
 _DATASTORE_1 = "sp-vmfs-1"  # the lab vCenter's shared VMFS datastore of sp-cluster-1
+# A trait every VMware provider already carries, so isolating by it needs no provider change.
+_VMWARE_TRAIT = "trait:COMPUTE_IMAGE_TYPE_VMDK"
 
 FAULTS: list[Fault] = [
     Fault(
@@ -407,6 +537,39 @@ FAULTS: list[Fault] = [
         "they report down, volumes cannot be created",
         ("SP-BLK-001", "SP-BLK-006"),
         StopService("cinder-volume"),
+    ),
+    Fault(
+        "vmdk-backend-stopped",
+        f"cinder-volume no longer runs the VMware backend {config.VMDK_BACKEND} (taken out of enabled_backends; "
+        f"{config.CINDER_BACKEND} runs on): its service record stays and reports down, VMDK volumes cannot be made",
+        ("SP-BLK-001",),
+        ConfigOption("cinder", "DEFAULT", "enabled_backends", config.CINDER_BACKEND, restart=("cinder-volume",)),
+    ),
+    Fault(
+        "vmdk-type-on-kvm-backend",
+        f"volume type vmdk-thin's volume_backend_name names the KVM backend {config.CINDER_BACKEND}: VMDK volumes "
+        "are made as NFS files that a VMware server cannot attach",
+        ("SP-BLK-002",),
+        VolumeTypeSpec("vmdk-thin", "volume_backend_name", config.CINDER_BACKEND, provisioned=config.VMDK_BACKEND),
+    ),
+    Fault(
+        "data-nic-down",
+        f"the compute hosts' data NIC {data_network.NIC} is down: the storage route falls back to another NIC",
+        ("SP-BLK-005",),
+        DataNicChange({"up": False}),
+    ),
+    Fault(
+        "data-nic-mtu-1500",
+        f"the compute hosts' data NIC {data_network.NIC} has MTU 1500 instead of the designed {data_network.MTU}",
+        ("SP-BLK-005",),
+        DataNicChange({"mtu": 1500}),
+    ),
+    Fault(
+        "cinder-vcenter-address-differs",
+        f"cinder's {config.VMDK_BACKEND} backend reaches vCenter as 'localhost' while nova uses {HOST}: the same "
+        "simulator today (its certificate names both), but nothing ties cinder's vCenter to nova's any more",
+        ("SP-BLK-003",),
+        ConfigOption("cinder", config.VMDK_BACKEND, "vmware_host_ip", "localhost", restart=("cinder-volume",)),
     ),
     Fault(
         "kvm-1-killed",
@@ -447,17 +610,46 @@ FAULTS: list[Fault] = [
         "vmware-1-killed",
         f"nova-compute on vmware-1 (fronting {_CLUSTER_1}) is killed with SIGKILL: provisioning to that "
         "cluster stops although vCenter and its VMs are fine; clear restarts it",
-        ("SP-FO-001", "SP-FO-007"),
+        # FO-4 finds no process. SP-FO-007 kills this compute itself: a proof of it needs a compute that is
+        # up to begin with (service-down-time-stretched).
+        ("SP-FO-001", "SP-FO-004"),
         KillService("nova-compute-vmware-1"),
+    ),
+    Fault(
+        "service-down-time-stretched",
+        f"the controller's service_down_time is 40 s instead of the designed {config.SERVICE_DOWN_TIME} s: the API "
+        "and the scheduler see a crashed compute only after 40 s, so provisioning to a lost cluster keeps failing "
+        "late instead of being refused",
+        # FO-3 reads the setting; FO-7 measures the detection it slows down, beyond the designed bound.
+        ("SP-FO-003", "SP-FO-007"),
+        ConfigOption("nova", "DEFAULT", "service_down_time", 40, restart=("nova-api", "nova-scheduler")),
+    ),
+    Fault(
+        "vmware-1-vcenter-unreachable",
+        "the network path from vmware-1 to the lab vCenter is cut (its link, lab/vcenter_link.py, is stopped): "
+        "the vCenter and every other client carry on; vmware-1's driver cannot reach it and disables its "
+        f"service ({HOST_STATE_REASON!r}); clear restores the path and nova enables the service by itself",
+        # FO-1 sees the service disabled, FO-6 the signature, FO-4 the vCenter port unreachable from vmware-1.
+        ("SP-FO-001", "SP-FO-004", "SP-FO-006"),
+        StopService("vcenter-link-vmware-1"),
+    ),
+    Fault(
+        "vmware-cluster-fronted-twice",
+        f"a second nova-compute ({config.TWIN_COMPUTE}) is configured for {_CLUSTER_1}, which vmware-1 already "
+        "fronts: two hypervisors with one name, a placement provider that cannot be created, and two computes "
+        "spawning into one cluster; clear stops it and deletes its service record",
+        # FO-5 finds the hypervisor name twice and the cluster fronted by two services.
+        ("SP-FO-005",),
+        TwinCompute(f"nova-compute-{config.TWIN_COMPUTE}", config.TWIN_COMPUTE),
     ),
     Fault(
         "vcenter-stopped",
         "the lab vCenter is stopped: the VMware computes keep running, cannot reach it and disable their "
         f"services ({HOST_STATE_REASON!r}); clear starts it, restarts the VMware computes and cinder-volume "
         "(they hold references into the old vCenter) and enables the services again",
-        # FO-6 looks for exactly this signature; FO-1 sees the services disabled; FO-2, AGG-11 and AGG-12
-        # cannot read the vCenter they verify.
-        ("SP-FO-001", "SP-FO-002", "SP-FO-006", "SP-AGG-011", "SP-AGG-012"),
+        # FO-6 looks for exactly this signature; FO-1 sees the services disabled; FO-4 gets no answer from
+        # vCenter on the compute; FO-2, AGG-11 and AGG-12 cannot read the vCenter they verify.
+        ("SP-FO-001", "SP-FO-002", "SP-FO-004", "SP-FO-006", "SP-AGG-011", "SP-AGG-012"),
         StopVCenter(clients=services.VCENTER_CLIENTS),
     ),
     Fault(
@@ -501,6 +693,42 @@ FAULTS: list[Fault] = [
         ("SP-AGG-004",),
         ImageProperty("sp-qemu-qcow2", "hypervisor_type", "esxi", provisioned="qemu"),
     ),
+    Fault(
+        "qcow2-image-untagged",
+        "the lab's qcow2 image loses its hypervisor_type property: ImagePropertiesFilter and "
+        "AggregateImagePropertiesIsolation both pass an untagged image (nova bug 1677217) and placement's "
+        "image-type pre-filter does not run on rebuild, so a VMware server can be rebuilt into it",
+        ("SP-AGG-010",),
+        ImageProperty("sp-qemu-qcow2", "hypervisor_type", None, provisioned="qemu"),
+    ),
+    Fault(
+        "vmdk-image-unfiltered",
+        "the lab's VMDK image loses its hypervisor_type and [scheduler] query_placement_for_image_type_support "
+        "is off: no scheduler layer ties the image to VMware any more, and a request for a KVM host puts it there",
+        # Each change alone is caught by a readonly check (AGG-4, AGG-1); AGG-8 shows what they do together.
+        ("SP-AGG-001", "SP-AGG-004", "SP-AGG-008"),
+        Together((
+            ImageProperty("sp-vmware-sparse-vmdk", "hypervisor_type", None, provisioned="vmware"),
+            ConfigOption(
+                "nova", "scheduler", "query_placement_for_image_type_support", False, restart=("nova-scheduler",)
+            ),
+        )),
+    ),
+    Fault(
+        "vmware-aggregate-isolated-by-trait",
+        f"the vmware aggregate is isolated the isolate_aggregates way ([scheduler] "
+        f"enable_isolated_aggregate_filtering, aggregate metadata {_VMWARE_TRAIT}=required, the lab VMDK image "
+        "requiring the same trait): a working policy, but not the declared one (AggregateImagePropertiesIsolation "
+        "alone), and images without the trait are refused there, untagged ones included",
+        ("SP-AGG-009",),
+        Together((
+            ImageProperty("sp-vmware-sparse-vmdk", _VMWARE_TRAIT, "required", provisioned=None),
+            AggregateMetadata("vmware", _VMWARE_TRAIT, "required"),
+            ConfigOption(
+                "nova", "scheduler", "enable_isolated_aggregate_filtering", True, restart=("nova-scheduler",)
+            ),
+        )),
+    ),
 ]
 BY_NAME = {fault.name: fault for fault in FAULTS}
 
@@ -537,6 +765,15 @@ def config_overrides(layout: Layout) -> config.Overrides:
         for cid, sections in fault.action.overrides().items():
             for section, options in sections.items():
                 merged.setdefault(cid, {}).setdefault(section, {}).update(options)
+    return merged
+
+
+def data_nic_overrides(layout: Layout) -> data_network.NicState:
+    """How active faults want the data NIC, merged (empty: as designed)."""
+    merged: data_network.NicState = {}
+    for name in active(layout):
+        if name in BY_NAME:
+            merged.update(BY_NAME[name].action.data_nic())
     return merged
 
 

@@ -30,6 +30,9 @@ PORT_OFFSETS = {
     "rabbitmq-dist": 8,
     "epmd": 9,
     "vcenter": 10,  # the lab vCenter (lab/vcenter), HTTPS
+    # Each VMware compute's own path to it (lab/vcenter_link.py), which a fault can cut.
+    "vcenter-link-vmware-1": 11,
+    "vcenter-link-vmware-2": 12,
 }
 
 

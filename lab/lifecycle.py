@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from lab import bootstrap, config, faults, install, processes, provision, services, target
+from lab import bootstrap, config, data_network, faults, install, processes, provision, services, target
 from lab.errors import LabError
 from lab.layout import Layout
 from lab.progress import Progress
@@ -69,6 +69,8 @@ def up(layout: Layout) -> None:
         changed = config.write_all(layout, faults.config_overrides(layout))
         restarted = _stop_readers_of(layout, changed)
         info["note"] = f"restarting {', '.join(restarted)}" if restarted else ""
+    with progress.step("data network") as info:
+        info["note"] = data_network.ensure(faults.data_nic_overrides(layout))
 
     if bootstrap.done(layout, provision.STAMP) and _running_and_healthy(layout, suppressed):
         with progress.step("lab already running and healthy; target files"):
@@ -86,8 +88,13 @@ def up(layout: Layout) -> None:
 
     milestones = Milestones()
 
+    def held(name: str) -> bool:
+        # Stopped by an active fault, or needing a service one keeps stopped (a VMware compute cut off
+        # from the vCenter dies at start).
+        return name in suppressed or bool(set(services.get(name).needs) & suppressed)
+
     def launch(name: str) -> None:
-        if name in suppressed:
+        if held(name):
             progress.say(f"{name}: left stopped (fault active)")
             return
         if processes.read_record(layout.run, name) is None:
@@ -95,7 +102,7 @@ def up(layout: Layout) -> None:
             progress.say(f"{name}: started")
 
     def healthy(name: str) -> None:
-        if name not in suppressed:
+        if not held(name):
             services.wait_healthy(layout, services.get(name), timeout=START_TIMEOUT)
             progress.say(f"{name}: healthy")
 
@@ -134,6 +141,8 @@ def up(layout: Layout) -> None:
             info["note"] = "cached" if time.monotonic() - began < 1 else "built"
         fresh = processes.read_record(layout.run, "vcenter") is None
         start("vcenter")
+        for host in config.VMWARE_COMPUTES:
+            start(f"vcenter-link-{host}")
         if fresh and "vcenter" not in suppressed:
             # It starts from its baseline inventory: active vSphere faults are made again, and clients
             # still running from before (it had died) hold references it does not know: they restart.
@@ -231,7 +240,7 @@ def down(layout: Layout) -> None:
     progress = Progress("lab down")
     # The vCenter goes with the infrastructure, after its clients.
     infra_names = ("mariadb", "rabbitmq", "vcenter")
-    openstack = [s for s in services.SERVICES if s.name not in infra_names]
+    openstack = [s for s in (*services.SERVICES, *services.ON_DEMAND) if s.name not in infra_names]
     infra = [services.get(name) for name in infra_names]
     for group in (openstack, infra):
         with ThreadPoolExecutor(max_workers=len(group)) as pool:
@@ -241,6 +250,8 @@ def down(layout: Layout) -> None:
                 progress.say(f"{name}: {note}")
     with progress.step("no listener left on the lab's ports") as info:
         info["note"] = _sweep_listeners(layout)
+    with progress.step("data network") as info:
+        info["note"] = data_network.remove()
     progress.total()
 
 

@@ -8,10 +8,12 @@ scheduler/volume) has service records whose heartbeats are younger than service_
 
 from __future__ import annotations
 
+import configparser
 import os
 import socket
 import ssl
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -23,6 +25,8 @@ from lab import config, processes, rest
 from lab.errors import LabError
 from lab.layout import HOST, Layout
 from lab.vcenter import build as vcenter_build
+
+VCENTER_LINK = Path(__file__).resolve().parent / "vcenter_link.py"
 
 
 class Heartbeat(NamedTuple):
@@ -46,7 +50,7 @@ class Service:
 
     name: str
     argv: Callable[[Layout], list[str]]
-    health: str  # "http" | "mariadb" | "amqp" | "vcenter" | "heartbeat"
+    health: str  # "http" | "mariadb" | "amqp" | "vcenter" | "heartbeat" | "tcp"
     port: str | None = None  # layout port name of its listener
     env: Callable[[Layout], dict[str, str]] = field(default=lambda layout: {})
     # Its service records; all must be fresh (cinder-volume has one per backend).
@@ -170,7 +174,7 @@ def _compute(host: str) -> Service:
     )
 
 
-def _vmware_compute(host: str) -> Service:
+def _vmware_compute(host: str, *, link: bool = True) -> Service:
     return Service(
         name=f"nova-compute-{host}",
         # nova's own nova-compute: its VMware driver is in nova's tree.
@@ -178,8 +182,16 @@ def _vmware_compute(host: str) -> Service:
         health="heartbeat",
         heartbeats=(Heartbeat("nova_cell1", "nova-compute", host),),
         grace=8,
-        needs=("vcenter",),
+        needs=("vcenter", f"vcenter-link-{host}") if link else ("vcenter",),
     )
+
+
+def _vcenter_link(host: str) -> Service:
+    def argv(layout: Layout) -> list[str]:
+        listen, to = layout.port(f"vcenter-link-{host}"), layout.port("vcenter")
+        return [sys.executable, str(VCENTER_LINK), "--listen", f"{HOST}:{listen}", "--to", f"{HOST}:{to}"]
+
+    return Service(f"vcenter-link-{host}", argv, "tcp", port=f"vcenter-link-{host}", grace=2)
 
 
 def _vcenter_argv(layout: Layout) -> list[str]:
@@ -253,6 +265,7 @@ SERVICES: list[Service] = [
     *[_compute(host) for host in config.KVM_COMPUTES],
     # The lab vCenter (govmomi's simulator with our inventory, lab/vcenter), for the VMware aggregate.
     Service("vcenter", _vcenter_argv, "vcenter", port="vcenter", env=vcenter_env, grace=5),
+    *[_vcenter_link(host) for host in config.VMWARE_COMPUTES],
     *[_vmware_compute(host) for host in config.VMWARE_COMPUTES],
     Service(
         "neutron-api",
@@ -285,7 +298,9 @@ SERVICES: list[Service] = [
         grace=8,
     ),
 ]
-BY_NAME = {service.name: service for service in SERVICES}
+# Started only by a fault (lab/faults.py), never by `up`; `down` stops them with the rest.
+ON_DEMAND: list[Service] = [_vmware_compute(config.TWIN_COMPUTE, link=False)]
+BY_NAME = {service.name: service for service in (*SERVICES, *ON_DEMAND)}
 # Services that keep references into the lab vCenter (folders, sessions, cached morefs): restarted
 # whenever it restarts, since it starts from its baseline inventory.
 VCENTER_CLIENTS = (*(f"nova-compute-{host}" for host in config.VMWARE_COMPUTES), "cinder-volume")
@@ -435,6 +450,17 @@ def heartbeats(layout: Layout) -> dict[tuple[str, str, str], int]:
     return {(db, binary, host): int(age) for db, binary, host, age in rows if age != "NULL"}
 
 
+def _enabled(layout: Layout, beat: Heartbeat) -> bool:
+    """A cinder-volume backend's record beats only while cinder.conf's enabled_backends lists it: a fault
+    may take one out (its record stays behind and goes down, as on a real cloud)."""
+    if beat.binary != "cinder-volume" or "@" not in beat.host:
+        return True
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.read(config.config_paths(layout)["cinder"])
+    enabled = {name.strip() for name in parser.get("DEFAULT", "enabled_backends", fallback="").split(",")}
+    return beat.host.split("@", 1)[1] in enabled
+
+
 def health(layout: Layout, service: Service, beats: dict[tuple[str, str, str], int] | None = None) -> str:
     """ "up", "down", or "stale (Ns)" for heartbeat services; never raises."""
     record = processes.read_record(layout.run, service.name)
@@ -448,12 +474,16 @@ def health(layout: Layout, service: Service, beats: dict[tuple[str, str, str], i
             return "up" if _mariadb_answers(layout.port("mariadb")) else "down"
         if service.health == "amqp":
             return "up" if _amqp_answers(layout.port("rabbitmq")) else "down"
+        if service.health == "tcp":
+            with socket.create_connection((HOST, layout.port(service.port or "")), timeout=2):
+                return "up"
         if service.health == "vcenter":
             return "up" if _vcenter_answers(layout, record) else "down"
         if service.health == "heartbeat":
             beats = heartbeats(layout) if beats is None else beats
             assert service.heartbeats
-            expected = [b for b in service.heartbeats if b.needs is None or processes.read_record(layout.run, b.needs)]
+            expected = [b for b in service.heartbeats
+                        if (b.needs is None or processes.read_record(layout.run, b.needs)) and _enabled(layout, b)]
             ages = [beats.get(beat.key) for beat in expected]
             # A heartbeat older than the process is its predecessor's (e.g. right after a restart).
             # Ages from MariaDB are whole seconds between two truncated timestamps (the true age is

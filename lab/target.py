@@ -13,7 +13,7 @@ import sys
 
 import yaml
 
-from lab import config, provision
+from lab import config, data_network, provision
 from lab.layout import HOST, REPO, Layout
 from lab.vcenter import build as vcenter_build
 
@@ -28,6 +28,8 @@ TIMEOUTS = {
     "attach": 60,
     "default": 60,
 }
+# A lab nova-compute restarts in ~15 s on 2 idle cores; parallel suite runs can double that.
+RESTART_MARGIN = 40
 
 
 def clouds(layout: Layout) -> dict[str, object]:
@@ -104,11 +106,14 @@ def description(layout: Layout) -> dict[str, object]:
             # What the lab vCenter's clusters are built with (lab/vcenter/inventory.go).
             "drs": {"enabled": True, "behavior": "fullyAutomated"},
             "datastore_pattern": config.DATASTORE_REGEX,
+            "data_network": data_network.description(),
             "volume_types": [
                 {"name": vt["name"], "backend": vt["backend"], "hypervisor": vt["hypervisor"]}
                 for vt in provision.VOLUME_TYPES
             ],
-            "failover": {"service_down_time": config.SERVICE_DOWN_TIME, "report_interval": config.REPORT_INTERVAL},
+            "failover": {"service_down_time": config.SERVICE_DOWN_TIME, "report_interval": config.REPORT_INTERVAL,
+                         "restart_margin": RESTART_MARGIN,
+                         "resource_update_interval": config.UPDATE_RESOURCES_INTERVAL},
         },
         "timeouts": {"profile": "lab", **TIMEOUTS},
         "faults": fault_inventory(layout),
@@ -132,11 +137,11 @@ def fault_inventory(layout: Layout) -> dict[str, object]:
             },
         },
         "vcenter_access": {
-            # The lab's computes share one loopback: losing vCenter means the lab vCenter stopping.
+            # Each lab VMware compute reaches the vCenter through its own link (lab/vcenter_link.py).
             first_vmware: {
                 "role": "compute-vmware",
-                "cut": f"{lab} inject vcenter-stopped",
-                "restore": f"{lab} clear vcenter-stopped",
+                "cut": f"{lab} inject {first_vmware}-vcenter-unreachable",
+                "restore": f"{lab} clear {first_vmware}-vcenter-unreachable",
             },
         },
     }

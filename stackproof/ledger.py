@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from openstack import exceptions as os_exc
+
 from stackproof.resource_kinds import KINDS, Kind, kind, label_of
 from stackproof.waiting import wait_for
 
@@ -205,6 +207,8 @@ def find_by_prefix(conn: Any, prefix: str, kinds: Iterable[str] | None = None) -
                 label = label_of(k, resource)
                 if label.startswith(prefix) and getattr(resource, "status", None) not in GONE_STATES:
                     found.append(Found(name, resource.id, label))
+        except os_exc.NotFoundException:
+            continue  # the cloud does not offer this API (no L3 routers, say): nothing of the kind can exist
         except Exception as exc:
             unlisted.append(f"{name}: {type(exc).__name__}")
     return found, unlisted

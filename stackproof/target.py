@@ -87,6 +87,11 @@ class Clouds(_Strict):
 class HostRole(_Strict):
     urls: list[str] = Field(min_length=1)
     config: dict[str, str] = Field(default_factory=dict, description="service -> config file path on the host")
+    units: dict[str, str] = Field(
+        default_factory=dict,
+        description="service -> systemd unit supervising it on the host (e.g. nova-compute: "
+                    "openstack-nova-compute.service); what SP-FO-004 verifies is enabled and restarts on failure",
+    )
 
     @field_validator("urls")
     @classmethod
@@ -119,6 +124,9 @@ class DataNetwork(_Strict):
     mtu: int = Field(ge=576, le=9216)
     subnet: str | None = None
     roles: list[str] = Field(default_factory=list)
+    # An address of the storage the computes reach over the data network (an iSCSI portal, an NFS server):
+    # the route to it must leave through `nic` (`ip route get`), not through the management or tenant NIC.
+    storage_target: str | None = None
 
 
 class VolumeType(_Strict):
@@ -130,6 +138,12 @@ class VolumeType(_Strict):
 class Failover(_Strict):
     service_down_time: int = Field(gt=0)
     report_interval: int = Field(gt=0)
+    # Seconds a restarted nova-compute may take to start and send its first report: the architecture's recovery
+    # bound is report_interval + restart_margin (a cold Python start with the VMware driver is not instant).
+    restart_margin: int = Field(default=60, gt=0)
+    # nova's [DEFAULT] update_resources_interval on the VMware computes (nova's periodic default is 60 s): the
+    # driver notices a lost vCenter, and placement mirrors the disabled service, only in that periodic task.
+    resource_update_interval: int = Field(default=60, gt=0)
 
 
 class Architecture(_Strict):

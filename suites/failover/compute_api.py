@@ -1,7 +1,9 @@
-"""The compute API moves the failover checks share: a service by host, a server booted onto one host."""
+"""The compute API moves the failover checks share: a service by host, a server booted onto one host, fencing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -24,3 +26,18 @@ def settled(cloud, waiter, server, what: str) -> Any:
 
 def fault_message(server) -> str:
     return (server.fault or {}).get("message", "") if isinstance(server.fault, dict) else str(server.fault or "")
+
+
+@contextmanager
+def forced_down(cloud, waiter, service) -> Iterator[Any]:
+    """Fence `service` (forced_down=true, compute microversion 2.53) and always unfence it, whatever happens
+    inside, then wait until the API shows it up again. Yields the service as the fencing call returned it."""
+    fenced = cloud.compute.update_service_forced_down(service, forced=True)
+    try:
+        yield fenced
+    finally:
+        cloud.compute.update_service_forced_down(service, forced=False)
+        waiter.until(lambda: service_on(cloud, service.host, service.binary), limit="service_state",
+                     until=lambda s: s.state == "up" and not s.is_forced_down,
+                     state=lambda s: f"state={s.state}, forced_down={s.is_forced_down}",
+                     description=f"{service.binary} on {service.host} up and not forced down after unfencing")

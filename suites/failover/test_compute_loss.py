@@ -46,8 +46,10 @@ def test_vmware_compute_loss_is_detected_and_survived(cloud, target, vmware_comp
     bound = failover_timing.service_down_time + failover_timing.report_interval
     record_property("measure.detection_bound_seconds", bound)
 
+    began = time.monotonic()
     survivor = settled(cloud, waiter, boot_on(cloud, resources, vmware_boot, host, "fo7-survivor"),
                        f"a server booted onto {host} before the kill")
+    record_property("measure.boot_seconds", round(time.monotonic() - began, 1))
     expect(survivor.status == "ACTIVE", f"the server booted onto {host} before the kill did not go ACTIVE",
            expected="ACTIVE", found=f"{survivor.status}: {fault_message(survivor)}",
            where=f"server {survivor.id}, image {vmware_boot.image_name}, flavor {vmware_boot.flavor_name}")
@@ -93,8 +95,15 @@ def test_vmware_compute_loss_is_detected_and_survived(cloud, target, vmware_comp
         back = waiter.until(lambda: service_on(cloud, host), limit="service_state", interval=DETECTION_POLL,
                             until=lambda s: s.state == "up", state=lambda s: f"state={s.state}",
                             description=f"the compute API to show nova-compute on {host} up after its start")
-        record_property("measure.recovery_seconds", round(time.monotonic() - began, 1))
+        recovery = time.monotonic() - began
+        recovery_bound = failover_timing.report_interval + failover_timing.restart_margin
+        record_property("measure.recovery_seconds", round(recovery, 1))
+        record_property("measure.recovery_bound_seconds", recovery_bound)
         record_property("measure.outage_seconds", round(killed.since_injected(), 1))
+        expect(recovery <= recovery_bound, f"nova-compute on {host} showed up only {recovery:.1f} s after its "
+               f"start, beyond report_interval + restart_margin = {recovery_bound} s",
+               expected=f"up within {recovery_bound} s of the start", found=f"up after {recovery:.1f} s",
+               where=f"service {back.id} on {host}")
 
     after = vmware_computes_hypervisor(cloud, host)
     expect([(h.id, h.name) for h in after] == [(hypervisor.id, hypervisor.name)],

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from openstack import exceptions as os_exc
+
 from stackproof.findings import expect
 from suites.placement.nova_facts import IMAGE_HV_TYPES_FOR
 
@@ -17,6 +19,7 @@ VMWARE_HV_TYPE = "VMware vCenter Server"
 KVM_HV_TYPE = "QEMU"
 NO_VALID_HOST = "No valid host"
 GIB = 1024**3
+HOST_FIELD_MICROVERSION = (2, 74)  # `host` in the create request: a host request the scheduler still filters
 
 
 def hypervisor_tag(image: Any) -> str | None:
@@ -36,6 +39,16 @@ def designed_aggregate(topology: Any, expected_aggregates: list, hypervisor_type
     expect(name in topology.aggregates, f"aggregate {name} does not exist", expected=f"aggregate {name}",
            found=f"aggregates {sorted(topology.aggregates)}", where="compute API os-aggregates")
     return topology.aggregates[name]
+
+
+def require_host_field(cloud: Any) -> tuple[int, int]:
+    """The compute API's max microversion, which must take `host` in a create request (2.74)."""
+    data = cloud.compute.get_endpoint_data()
+    found = tuple(data.max_microversion or (2, 1)) if data else (2, 1)
+    expect(found >= HOST_FIELD_MICROVERSION, "the compute API cannot ask for a host through the scheduler",
+           expected="max microversion >= 2.74 (`host` in the create request)",
+           found=f"max microversion {'.'.join(map(str, found))}", where=f"compute API {data.url if data else '?'}")
+    return found
 
 
 def usable_host(cloud: Any, topology: Any, aggregate: Any, hypervisor_type: str) -> str:
@@ -93,7 +106,15 @@ def boot(resources: Any, *, image: Any, flavor: Any, hint: str, host: str | None
     attrs: dict[str, Any] = {"image_id": image.id, "flavor_id": flavor.id, "networks": "none"}
     if host is not None:
         attrs["host"] = host
-    return resources.create("server", hint=hint, **attrs)
+    try:
+        return resources.create("server", hint=hint, **attrs)
+    except os_exc.HttpException as exc:
+        # A refusal at the API (e.g. image metadata nova cannot parse) is a finding, not a crash of the check.
+        expect(False, f"nova refused to boot image {image.name}",
+               expected="202 Accepted, then the scheduler decides",
+               found=f"{exc.status_code} {exc.details or exc.message}",
+               where=f"image {image.name} ({image.id}), flavor {flavor.name}, host {host or 'any'}, "
+                     f"request {exc.request_id or 'unknown'}")
 
 
 def settled(cloud: Any, waiter: Any, server: Any, what: str) -> Any:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 600
@@ -45,18 +46,24 @@ def lab_faults() -> dict[str, dict]:
     return {fault["name"]: fault for fault in json.loads(result.stdout)}
 
 
-def area_controls(area: str) -> set[str]:
+def area_controls(area: str, *, disruptive: bool = True) -> set[str]:
+    """The area's control IDs; without the disruptive ones when `disruptive` is false."""
     result = subprocess.run([sys.executable, "-m", "stackproof.cli", "controls", "--json", "--area", area],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    return {control["id"] for control in json.loads(result.stdout)}
+    return {control["id"] for control in json.loads(result.stdout)
+            if disruptive or control["tier"] != "disruptive"}
 
 
 def run_area(lab, area: str, reports: Path, tier: str = "full") -> AreaRun:
+    """Run the area at `tier`; "all" includes the disruptive checks, with the opt-in for the lab target."""
     run_id = f"det{uuid.uuid4().hex[:8]}"
+    opt_in = []
+    if tier == "all":
+        opt_in = [f"--allow-disruptive={yaml.safe_load(lab.target_yaml.read_text())['name']}"]
     result = subprocess.run(
         [sys.executable, "-m", "stackproof.cli", "run", "--tier", tier, "--area", area, "--target",
-         str(lab.target_yaml), "--run-id", run_id, "--", "--reports-dir", str(reports), "-W", "ignore"],
+         str(lab.target_yaml), "--run-id", run_id, *opt_in, "--", "--reports-dir", str(reports), "-W", "ignore"],
         cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     evidence = reports / run_id / "evidence.json"
     assert evidence.is_file(), f"no evidence for run {run_id}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
@@ -74,12 +81,12 @@ def clear(lab, name: str) -> None:
     assert result.returncode == 0, f"clear {name} failed: {result.stdout}\n{result.stderr}"
 
 
-def run_until(lab, area: str, reports: Path, settled, limit: float) -> AreaRun:
+def run_until(lab, area: str, reports: Path, settled, limit: float, tier: str = "full") -> AreaRun:
     """Re-run the area until `settled(run)` holds: heartbeats and periodic tasks take their time to show a
     fault (a killed compute is down only after service_down_time). Bounded; the last run is returned."""
     deadline = time.monotonic() + limit
     while True:
-        run = run_area(lab, area, reports)
+        run = run_area(lab, area, reports, tier)
         if settled(run) or time.monotonic() >= deadline:
             return run
         time.sleep(SETTLE_INTERVAL)
@@ -90,14 +97,18 @@ def prove(lab, area: str, fault: str, evidence: list[str] | dict[str, list[str]]
     """Inject `fault`: exactly its controls of `area` go red, naming the faulty object; clear: all green.
 
     `evidence` lists the texts every red control's message must contain, or maps control IDs to their own.
+    The disruptive checks run only for a fault that names one: on any other fault they refuse to start on
+    an unhealthy cloud (their precondition), which proves nothing about the fault.
     """
     registry = lab_faults()
     assert fault in registry, f"the lab has no fault {fault!r}"
-    expected = set(registry[fault]["controls"]) & area_controls(area)
+    named = set(registry[fault]["controls"])
+    tier = "all" if named & (area_controls(area) - area_controls(area, disruptive=False)) else "full"
+    expected = named & area_controls(area, disruptive=tier == "all")
     assert expected, f"fault {fault} names no control of area {area} ({registry[fault]['controls']})"
     inject(lab, fault)
     try:
-        run = run_until(lab, area, reports, lambda r: r.red() == expected, limit)
+        run = run_until(lab, area, reports, lambda r: r.red() == expected, limit, tier)
         assert run.red() == expected, (
             f"{fault}: expected exactly {sorted(expected)} red within {limit:g} s, got {run.not_passed()}\n"
             f"{run.output[-4000:]}")
@@ -111,7 +122,7 @@ def prove(lab, area: str, fault: str, evidence: list[str] | dict[str, list[str]]
                 assert text in message, f"{fault}: {control_id}'s failure does not name {text!r}:\n{message}"
     finally:
         clear(lab, fault)
-    after = run_until(lab, area, reports, lambda r: not r.not_passed(), limit)
+    after = run_until(lab, area, reports, lambda r: not r.not_passed(), limit, tier)
     assert after.not_passed() == {}, f"after clearing {fault}: {after.not_passed()}\n{after.output[-3000:]}"
 
 
@@ -123,13 +134,14 @@ def assert_every_fault_has_proof(area: str, evidence: dict) -> None:
     assert not missing, f"lab faults naming {area} controls without a detection proof: {missing}"
 
 
-def assert_green_three_times(lab, area: str, reports: Path) -> None:
-    """A healthy lab runs every control of the area green, three runs in a row."""
+def assert_green_three_times(lab, area: str, reports: Path, tier: str = "full") -> None:
+    """A healthy lab runs every control of the area green at `tier`, three runs in a row."""
+    controls = area_controls(area, disruptive=tier == "all")
     for attempt in range(3):
-        run = run_area(lab, area, reports)
+        run = run_area(lab, area, reports, tier)
         assert run.exit_code == 0 and run.not_passed() == {}, (
             f"run {attempt + 1}: {run.not_passed()}\n{run.output[-3000:]}")
-        assert len(run.outcomes) == len(area_controls(area))
+        assert set(run.outcomes) == controls, f"run {attempt + 1} ran {sorted(run.outcomes)}, not {sorted(controls)}"
 
 
 pytestmark = pytest.mark.detection
