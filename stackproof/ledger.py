@@ -156,7 +156,7 @@ class Ledger:
                 try:
                     wait_for(
                         lambda k=k, conn=conn, entry=entry: k.get(conn, entry.id),
-                        until=lambda r: r is None or getattr(r, "status", None) in GONE_STATES,
+                        until=lambda r, k=k: r is None or getattr(r, "status", None) in k.gone_states,
                         timeout=self._timeouts.get(k.deleted_limit),
                         interval=min(2.0, self._timeouts.interval),
                         description=f"{entry.kind} {entry.name} ({entry.id}) to be deleted",

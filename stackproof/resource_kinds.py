@@ -31,6 +31,10 @@ class Kind:
     deleted_limit: str = "default"
     # Floating IPs have no name: their run prefix lives in the description.
     name_field: str = "name"
+    # Statuses that already count as gone while the API still returns the resource. Not for servers: nova
+    # shows DELETED before the compute finishes (network, volumes, vCenter calls) and a failure there
+    # brings the server back as ERROR, so a server is gone only when the API answers 404.
+    gone_states: frozenset[str] = frozenset({"DELETED", "deleted", "SOFT_DELETED"})
 
 
 def _delete_volume(conn, volume_id: str) -> None:
@@ -72,6 +76,7 @@ KINDS: dict[str, Kind] = {
             delete=lambda c, i: c.compute.delete_server(i, ignore_missing=True),
             listing=lambda c: c.compute.servers(all_projects=True),
             deleted_limit="server_deleted",
+            gone_states=frozenset({"SOFT_DELETED"}),
         ),
         Kind(
             "floating_ip", 20,

@@ -24,6 +24,10 @@ EVIDENCE = {
     "datastore-unshared": ["sp-vmfs-1", "mounted=False"],
     "host-in-maintenance": ["sp-cluster-1", "inMaintenanceMode=True"],
     "vcenter-stopped": ["vCenter 'vc1'", "cannot reach"],
+    # The workload checks: the server, the image and what nova did with them.
+    "qcow2-image-untagged": ["rebuilding VMware server", "sp-qemu-qcow2", "was not refused"],
+    "vmware-aggregate-isolated-by-trait": ["without hypervisor metadata was refused by VMware host",
+                                           "isolates differently than declared", "No valid host"],
 }
 
 
