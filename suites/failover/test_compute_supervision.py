@@ -18,14 +18,15 @@ REACH_SECONDS = 3  # a vCenter on the management network answers a TCP connect w
 
 
 def nova_compute_processes(host, config_path: str) -> list[str]:
-    """Command lines of the nova-compute processes on `host`; with several (one host, several computes),
-    those naming the config file the target gives."""
+    """Command lines of the nova-compute processes on `host`; when they name their config files (several
+    computes on one host, or a unit passing --config-file), only those naming the one the target gives."""
     lines = [line for line in host.check_output("ps -eww -o args").splitlines()
              if "nova-compute" in line and "ps -eww" not in line and not line.startswith("[")]
     processes = [line for line in lines if any(part.endswith("/nova-compute") or part == "nova-compute"
                                                for part in line.split()[:2])]
-    named = [line for line in processes if config_path in line]
-    return named if len(processes) > 1 else processes
+    if any("--config-file" in line or "--config-dir" in line for line in processes):
+        return [line for line in processes if config_path in line]
+    return processes
 
 
 def vcenter_answer(host, address: str, port: int, conf) -> str:
