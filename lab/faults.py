@@ -649,8 +649,9 @@ FAULTS: list[Fault] = [
         f"a second nova-compute ({config.TWIN_COMPUTE}) is configured for {_CLUSTER_1}, which vmware-1 already "
         "fronts: two hypervisors with one name, a placement provider that cannot be created, and two computes "
         "spawning into one cluster; clear stops it and deletes its service record",
-        # FO-5 finds the hypervisor name twice and the cluster fronted by two services.
-        ("SP-FO-005",),
+        # FO-5 finds the hypervisor name twice and the cluster fronted by two services; FO-2 finds the twin's
+        # hypervisor without a placement provider (its name is vmware-1's, so placement refuses it).
+        ("SP-FO-002", "SP-FO-005"),
         TwinCompute(f"nova-compute-{config.TWIN_COMPUTE}", config.TWIN_COMPUTE),
     ),
     Fault(
@@ -659,8 +660,10 @@ FAULTS: list[Fault] = [
         f"services ({HOST_STATE_REASON!r}); clear starts it, restarts the VMware computes and cinder-volume "
         "(they hold references into the old vCenter) and enables the services again",
         # FO-6 looks for exactly this signature; FO-1 sees the services disabled; FO-4 gets no answer from
-        # vCenter on the compute; FO-2, AGG-11 and AGG-12 cannot read the vCenter they verify.
-        ("SP-FO-001", "SP-FO-002", "SP-FO-004", "SP-FO-006", "SP-AGG-011", "SP-AGG-012"),
+        # vCenter on the compute; FO-2, AGG-11 and AGG-12 cannot read the vCenter they verify; AGG-6 cannot
+        # boot onto VMware, and AGG-8, AGG-9 and AGG-10 find no VMware host or server to try their case on.
+        ("SP-FO-001", "SP-FO-002", "SP-FO-004", "SP-FO-006", "SP-AGG-006", "SP-AGG-008", "SP-AGG-009",
+         "SP-AGG-010", "SP-AGG-011", "SP-AGG-012"),
         StopVCenter(clients=services.VCENTER_CLIENTS),
     ),
     Fault(
@@ -701,7 +704,8 @@ FAULTS: list[Fault] = [
     Fault(
         "image-invalid-hypervisor-type",
         "the lab's qcow2 image says hypervisor_type=esxi, a value nova rejects (ValueError at boot)",
-        ("SP-AGG-004",),
+        # AGG-4 reads the bad value; AGG-7, AGG-8 and AGG-10 find nova refusing the cloud's only qcow2 image.
+        ("SP-AGG-004", "SP-AGG-007", "SP-AGG-008", "SP-AGG-010"),
         ImageProperty("sp-qemu-qcow2", "hypervisor_type", "esxi", provisioned="qemu"),
     ),
     Fault(

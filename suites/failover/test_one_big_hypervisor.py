@@ -41,6 +41,11 @@ def test_each_cluster_is_one_big_hypervisor(cloud, vcenters, vmware_computes) ->
         vcpus = sum(h["summary.hardware"].numCpuThreads for h in usable)
         memory_mb = sum(h["summary.hardware"].memorySize // (1024 * 1024) for h in usable)  # as nova sums
         response = cloud.placement.get(f"/resource_providers/{hv.id}/inventories", microversion="1.6")
+        # A provider that could not be created (its name already taken, e.g. by a second compute fronting
+        # the same cluster) leaves the hypervisor unschedulable: a finding, not an error.
+        expect(response.status_code != 404, f"hypervisor {hv.name} of {svc.host} has no placement resource "
+               "provider", expected=f"resource provider {hv.id}", found="HTTP 404",
+               where=f"{where}, request {response.headers.get('x-openstack-request-id')}")
         response.raise_for_status()
         inventories = response.json()["inventories"]
         found = {rc: inventories.get(rc, {}).get("total") for rc in ("VCPU", "MEMORY_MB")}

@@ -34,7 +34,10 @@ EVIDENCE = {
         "SP-FO-004": ["host=vmware-1", "does not answer"],
         "SP-FO-006": ["vmware-1", "set by vmwareapi host_state"],
     },
-    "vmware-cluster-fronted-twice": ["vmware-1-twin", "vmware-1"],
+    "vmware-cluster-fronted-twice": {
+        "SP-FO-002": ["vmware-1-twin", "no placement resource provider"],
+        "SP-FO-005": ["vmware-1-twin", "vmware-1"],
+    },
 }
 
 
