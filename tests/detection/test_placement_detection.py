@@ -19,15 +19,32 @@ EVIDENCE = {
     "placement-image-type-query-off": ["query_placement_for_image_type_support"],
     "vmware-aggregate-has-kvm-host": ["kvm-1", "vmware"],
     "vmdk-image-untagged": ["sp-", "hypervisor_type=None"],
-    "image-invalid-hypervisor-type": ["hypervisor_type=esxi"],
+    "image-invalid-hypervisor-type": {
+        "SP-AGG-004": ["hypervisor_type=esxi"],
+        "SP-AGG-007": ["nova refused to boot image sp-qemu-qcow2", "Invalid image metadata"],
+        "SP-AGG-008": ["nova refused to boot image sp-qemu-qcow2", "Invalid image metadata"],
+        "SP-AGG-010": ["sp-qemu-qcow2", "Invalid image metadata"],
+    },
     "drs-partially-automated": ["sp-cluster-1", "partiallyAutomated"],
     "datastore-unshared": ["sp-vmfs-1", "mounted=False"],
     "host-in-maintenance": ["sp-cluster-1", "inMaintenanceMode=True"],
-    "vcenter-stopped": ["vCenter 'vc1'", "cannot reach"],
-    # The workload checks: the server, the image and what nova did with them.
-    "qcow2-image-untagged": ["rebuilding VMware server", "sp-qemu-qcow2", "was not refused"],
-    "vmware-aggregate-isolated-by-trait": ["without hypervisor metadata was refused by VMware host",
-                                           "isolates differently than declared", "No valid host"],
+    "vcenter-stopped": {
+        "SP-AGG-011": ["vCenter 'vc1'", "cannot reach"],
+        "SP-AGG-012": ["vCenter 'vc1'", "cannot reach"],
+        "SP-AGG-006": ["image sp-vmware-sparse-vmdk did not boot", "ERROR: No valid host"],
+        "SP-AGG-008": ["aggregate vmware has no VMware vCenter Server host", "service up/disabled"],
+        "SP-AGG-009": ["aggregate vmware has no VMware vCenter Server host", "service up/disabled"],
+        "SP-AGG-010": ["image sp-vmware-sparse-vmdk did not boot onto aggregate vmware", "ERROR: No valid host"],
+    },
+    # Workload checks. A failure message carries the check's source too: each text holds a runtime value
+    # (an image, a host, nova's answer), so it cannot match the source line that would print it.
+    "qcow2-image-untagged": ["with qcow2 image sp-qemu-qcow2 was not refused", "on vmware-"],
+    "vmware-aggregate-isolated-by-trait": ["was refused by VMware host vmware-", "refused: ERROR: No valid host"],
+    "vmdk-image-unfiltered": {
+        "SP-AGG-001": ["query_placement_for_image_type_support"],
+        "SP-AGG-004": ["sp-vmware-sparse-vmdk", "hypervisor_type=None"],
+        "SP-AGG-008": ["vmdk image sp-vmware-sparse-vmdk asked onto QEMU host kvm-", "ACTIVE on host kvm-"],
+    },
 }
 
 
