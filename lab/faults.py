@@ -111,9 +111,28 @@ class TwinCompute(Action):
         cloud = provision.admin(layout)
         listed = cloud.call("compute", "GET", f"/os-services?binary=nova-compute&host={self.host}")["services"]
         for record in listed:
+            note += _give_nodes_a_provider(cloud, self.host)
             cloud.call("compute", "DELETE", f"/os-services/{record['id']}")
             note += f"; service record {record['id']} of {self.host} deleted"
         return note
+
+
+def _give_nodes_a_provider(cloud, host: str) -> str:
+    """nova 34 answers a service delete with HTTP 500 (ValueError 'No such provider') when one of the service's
+    compute nodes has no placement provider, which is exactly the twin's state: placement refused its provider,
+    whose name vmware-1's already has. A stand-in provider under the node's UUID lets nova's delete go through,
+    and nova deletes it with the node."""
+    hypervisors = cloud.call("compute", "GET", "/os-hypervisors/detail")["hypervisors"]
+    notes = []
+    for hv in hypervisors:
+        if (hv.get("service") or {}).get("host") != host:
+            continue
+        found = cloud.call("placement", "GET", f"/resource_providers?uuid={hv['id']}")["resource_providers"]
+        if not found:
+            cloud.call("placement", "POST", "/resource_providers",
+                       {"uuid": hv["id"], "name": f"{host}-stray-node-{hv['id']}"})
+            notes.append(f"stand-in provider for compute node {hv['id']}")
+    return "".join(f"; {n}" for n in notes)
 
 
 @dataclass(frozen=True)
@@ -546,21 +565,26 @@ FAULTS: list[Fault] = [
         "cinder-volume-stopped",
         f"cinder-volume is stopped (both backends, {config.CINDER_BACKEND} and {config.VMDK_BACKEND}): "
         "they report down, volumes cannot be created",
-        ("SP-BLK-001", "SP-BLK-006"),
+        # BLK-1 sees both down; every workload check needs a new volume.
+        ("SP-BLK-001", "SP-BLK-006", "SP-BLK-007", "SP-BLK-008", "SP-BLK-009"),
         StopService("cinder-volume"),
     ),
     Fault(
         "vmdk-backend-stopped",
         f"cinder-volume no longer runs the VMware backend {config.VMDK_BACKEND} (taken out of enabled_backends; "
         f"{config.CINDER_BACKEND} runs on): its service record stays and reports down, VMDK volumes cannot be made",
-        ("SP-BLK-001",),
+        # BLK-1 sees it down; the checks that need a VMDK volume (VMware attach, VMDK on KVM, VMware boot from
+        # volume) cannot get one.
+        ("SP-BLK-001", "SP-BLK-007", "SP-BLK-008", "SP-BLK-009"),
         ConfigOption("cinder", "DEFAULT", "enabled_backends", config.CINDER_BACKEND, restart=("cinder-volume",)),
     ),
     Fault(
         "vmdk-type-on-kvm-backend",
         f"volume type vmdk-thin's volume_backend_name names the KVM backend {config.CINDER_BACKEND}: VMDK volumes "
         "are made as NFS files that a VMware server cannot attach",
-        ("SP-BLK-002",),
+        # BLK-2 reads the misrouting; a vmdk-thin volume is then an NFS file: a VMware server cannot attach it
+        # (BLK-7) nor boot from it (BLK-9), and a KVM server can (BLK-8).
+        ("SP-BLK-002", "SP-BLK-007", "SP-BLK-008", "SP-BLK-009"),
         VolumeTypeSpec("vmdk-thin", "volume_backend_name", config.CINDER_BACKEND, provisioned=config.VMDK_BACKEND),
     ),
     Fault(

@@ -64,7 +64,8 @@ class Service:
         return layout.logs / f"{self.name}.log"
 
 
-def _uwsgi(module: str, port: str, *, threads: int = 2, pyargv: str = "") -> Callable[[Layout], list[str]]:
+def _uwsgi(module: str, port: str, *, threads: int = 2, pyargv: str = "",
+           extra: tuple[str, ...] = ()) -> Callable[[Layout], list[str]]:
     def argv(layout: Layout) -> list[str]:
         args = [
             str(layout.venv_bin / "uwsgi"),
@@ -93,12 +94,17 @@ def _uwsgi(module: str, port: str, *, threads: int = 2, pyargv: str = "") -> Cal
             "3",
             "--buffer-size",
             "65535",
+            # An HTTP/1.1 keep-alive connection holds a worker thread until it closes or the socket times
+            # out (4 s): with a few clients keeping connections open, every other request queued for
+            # multiples of 4 s. Answering "Connection: close" makes clients open a connection per request.
+            "--add-header",
+            "Connection: close",
             "--procname-prefix-spaced",
             f"sp-lab:{port}",
         ]
         if pyargv:
             args += ["--pyargv", pyargv]
-        return args
+        return args + list(extra)
 
     return argv
 
@@ -231,7 +237,9 @@ SERVICES: list[Service] = [
     ),
     Service(
         "glance-api",
-        _uwsgi("glance.wsgi.api:application", "glance-api"),
+        # glanceclient (cinder's upload-to-image) sends 1 MiB chunks; uWSGI refuses chunks past its 1 MB
+        # default chunked-input-limit with "unable to receive chunked part".
+        _uwsgi("glance.wsgi.api:application", "glance-api", extra=("--chunked-input-limit", str(16 * 2**20))),
         "http",
         port="glance-api",
         env=_dir_env("OS_GLANCE_CONFIG_DIR", "glance"),

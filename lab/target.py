@@ -21,11 +21,15 @@ ADMIN_CLOUD = "sp-lab-admin"
 MEMBER_CLOUD = "sp-lab-member"
 VCENTER = "vc1"  # the lab vCenter's name in stackproof.yaml and secure.yaml
 TIMEOUTS = {
+    # Polls a second apart: the lab answers a GET in milliseconds, and a workload check waits on a dozen
+    # state changes, each of which the default 2 s interval would see a second late on average.
+    "interval": 1,
     "server_active": 120,
     "server_deleted": 60,
     "volume_available": 60,
     "volume_deleted": 60,
     "attach": 60,
+    "image_active": 120,  # a 1 GiB volume uploaded to Glance takes ~10 s here
     "default": 60,
 }
 # A lab nova-compute restarts in ~15 s on 2 idle cores; parallel suite runs can double that.

@@ -177,6 +177,7 @@ class Timeouts(_Strict):
     volume_available: float = Field(default=180.0, gt=0)
     volume_deleted: float = Field(default=180.0, gt=0)
     attach: float = Field(default=180.0, gt=0)
+    image_active: float = Field(default=600.0, gt=0)
     service_state: float = Field(default=180.0, gt=0)
 
     def get(self, name: str) -> float:

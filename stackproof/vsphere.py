@@ -107,3 +107,28 @@ def retrieve(si: Any, obj_type: Any, paths: list[str], root: Any = None) -> list
         return results
     finally:
         view.DestroyView()
+
+
+def properties_of(si: Any, obj: Any, paths: list[str]) -> dict[str, Any]:
+    """Properties `paths` of one managed object (one round trip); unset ones are absent from the result."""
+    from pyVmomi import vmodl
+
+    spec = vmodl.query.PropertyCollector.FilterSpec(
+        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=obj, skip=False)],
+        propSet=[vmodl.query.PropertyCollector.PropertySpec(type=obj.__class__, pathSet=paths)],
+    )
+    page = si.RetrieveContent().propertyCollector.RetrievePropertiesEx(
+        [spec], vmodl.query.PropertyCollector.RetrieveOptions())
+    found = page.objects[0] if page is not None and page.objects else None
+    return {"obj": obj} | ({prop.name: prop.val for prop in found.propSet or []} if found else {})
+
+
+def vms_of_instance(sessions: dict[str, Any], instance_uuid: str, paths: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """(vCenter name, properties) of every VM whose config.instanceUuid is `instance_uuid` (nova sets it to the
+    server's ID), found through each vCenter's SearchIndex rather than by reading every VM."""
+    found = []
+    for name, si in sessions.items():
+        index = si.RetrieveContent().searchIndex
+        for vm in index.FindAllByUuid(uuid=instance_uuid, vmSearch=True, instanceUuid=True) or []:
+            found.append((name, properties_of(si, vm, paths)))
+    return found

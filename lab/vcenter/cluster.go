@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"strings"
 
 	"github.com/vmware/govmomi/simulator"
@@ -403,6 +405,13 @@ func (vm *virtualMachine) MigrateVMTask(ctx *simulator.Context, req *types.Migra
 
 func (vm *virtualMachine) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_Task) soap.HasFault {
 	spec := req.Spec
+	if spec.Host == nil && (spec.Datastore != nil || spec.Pool != nil) && spec.Folder == nil &&
+		len(spec.Disk) == 0 && len(spec.DeviceChange) == 0 {
+		task := simulator.CreateTask(vm.VirtualMachine, "relocateVm", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+			return nil, vm.relocate(ctx, spec.Datastore, spec.Pool)
+		})
+		return &methods.RelocateVM_TaskBody{Res: &types.RelocateVM_TaskResponse{Returnval: task.Run()}}
+	}
 	if spec.Host == nil {
 		return vm.VirtualMachine.RelocateVMTask(ctx, req)
 	}
@@ -423,6 +432,162 @@ func (vm *virtualMachine) RelocateVMTask(ctx *simulator.Context, req *types.Relo
 	rest.Spec.Host = nil
 	rest.Spec.Pool = nil
 	return vm.VirtualMachine.RelocateVMTask(ctx, &rest)
+}
+
+// relocate moves a VM to another datastore and/or resource pool, as
+// vCenter's RelocateVM_Task does: the VM's directory (configuration and
+// disks) moves to the datastore, and the VM to a host of the pool's cluster
+// that sees it (DRS's choice). nova does this to a cinder volume's backing
+// VM before booting from it ("move the volume to the datastore of the
+// instance"); the simulator only rewrote the VM's datastore list and pool,
+// moved no file and no host, so the instance then referred to a disk on a
+// datastore its host does not mount (and the simulator panicked).
+func (vm *virtualMachine) relocate(ctx *simulator.Context, dsRef, poolRef *types.ManagedObjectReference) types.BaseMethodFault {
+	from := vm.currentHost()
+	if from == nil {
+		return &types.InvalidState{}
+	}
+	target := datastoresOf(vm.VirtualMachine)
+	if dsRef != nil {
+		ds, ok := simulator.Map.Get(*dsRef).(*simulator.Datastore)
+		if !ok {
+			return &types.ManagedObjectNotFound{Obj: *dsRef}
+		}
+		target = []*simulator.Datastore{ds}
+	}
+	to := from
+	if poolRef != nil {
+		c := clusterOfPool(*poolRef)
+		if c == nil {
+			return &types.InvalidArgument{InvalidProperty: "spec.pool"}
+		}
+		if clusterOfHost(from) == nil || clusterOfHost(from).Self != c.Self || !seesAll(from, target) {
+			if to = pickHost(c, target, types.ManagedObjectReference{}); to == nil {
+				return &types.NoCompatibleHost{}
+			}
+		}
+	} else if !seesAll(from, target) {
+		return &types.DatastoreNotWritableOnHost{}
+	}
+	if dsRef != nil {
+		if fault := vm.moveFiles(ctx, target[0]); fault != nil {
+			return fault
+		}
+	}
+	if poolRef != nil && (vm.ResourcePool == nil || *vm.ResourcePool != *poolRef) {
+		if vm.ResourcePool != nil {
+			leavePool(ctx, vm.Self, *vm.ResourcePool)
+		}
+		if rp, ok := simulator.Map.Get(*poolRef).(*simulator.ResourcePool); ok {
+			ctx.WithLock(rp, func() { rp.Vm = appendRef(rp.Vm, vm.Self) })
+		}
+		pool := *poolRef
+		ctx.WithLock(vm.VirtualMachine, func() {
+			simulator.Map.Update(vm.VirtualMachine, []types.PropertyChange{{Name: "resourcePool", Val: &pool}})
+		})
+	}
+	if to.Self != from.Self {
+		moveVM(ctx, vm.VirtualMachine, from, to, false)
+	}
+	return nil
+}
+
+func seesAll(host *simulator.HostSystem, datastores []*simulator.Datastore) bool {
+	for _, ds := range datastores {
+		if !mountedOn(ds, host.Self) {
+			return false
+		}
+	}
+	return true
+}
+
+// moveFiles moves the VM's directory to datastore ds and points the VM's
+// files and disks there.
+func (vm *virtualMachine) moveFiles(ctx *simulator.Context, ds *simulator.Datastore) types.BaseMethodFault {
+	vmx := vm.Config.Files.VmPathName
+	old := datastoreNameOf(vmx)
+	if old == "" || old == ds.Name {
+		return nil
+	}
+	dir := strings.TrimSpace(vmx[strings.Index(vmx, "]")+1:])
+	if i := strings.LastIndex(dir, "/"); i >= 0 {
+		dir = dir[:i]
+	} else {
+		dir = ""
+	}
+	oldPrefix, newPrefix := fmt.Sprintf("[%s] %s", old, dir), fmt.Sprintf("[%s] %s", ds.Name, dir)
+	src, fault := resolveDatastorePath(nil, oldPrefix)
+	if fault != nil {
+		return fault
+	}
+	dst, fault := resolveDatastorePath(nil, newPrefix)
+	if fault != nil {
+		return fault
+	}
+	if dir == "" || exists(dst) {
+		return fileFault(newPrefix, new(types.FileAlreadyExists))
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fileFault(oldPrefix, new(types.CannotAccessFile))
+	}
+	oldDS := datastoreByName(nil, old)
+	moved := func(path string) string {
+		if strings.HasPrefix(path, oldPrefix+"/") || path == oldPrefix {
+			return newPrefix + strings.TrimPrefix(path, oldPrefix)
+		}
+		// The simulator lists some of a VM's own files without their directory ("[ds] vmware.log").
+		if rest := strings.TrimPrefix(path, "["+old+"] "); rest != path && !strings.Contains(rest, "/") {
+			return "[" + ds.Name + "] " + rest
+		}
+		return path
+	}
+	ctx.WithLock(vm.VirtualMachine, func() {
+		files := &vm.Config.Files
+		files.VmPathName = moved(files.VmPathName)
+		files.LogDirectory, files.SnapshotDirectory = moved(files.LogDirectory), moved(files.SnapshotDirectory)
+		files.SuspendDirectory = moved(files.SuspendDirectory)
+		vm.Summary.Config.VmPathName = files.VmPathName
+		// The file layouts too: the simulator recomputes the VM's storage from them (a later
+		// reconfigure or destroy looked up the old datastore on the new host and panicked).
+		if layout := vm.Layout; layout != nil {
+			for i := range layout.ConfigFile {
+				layout.ConfigFile[i] = moved(layout.ConfigFile[i])
+			}
+			for i := range layout.LogFile {
+				layout.LogFile[i] = moved(layout.LogFile[i])
+			}
+			for i := range layout.Disk {
+				for j := range layout.Disk[i].DiskFile {
+					layout.Disk[i].DiskFile[j] = moved(layout.Disk[i].DiskFile[j])
+				}
+			}
+			layout.SwapFile = moved(layout.SwapFile)
+		}
+		if layout := vm.LayoutEx; layout != nil {
+			for i := range layout.File {
+				layout.File[i].Name = moved(layout.File[i].Name)
+			}
+		}
+		for _, disk := range vmDisks(vm.VirtualMachine) {
+			if b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok && strings.HasPrefix(b.FileName, oldPrefix) {
+				b.FileName = moved(b.FileName)
+				ref := ds.Self
+				b.Datastore = &ref
+			}
+		}
+		refs := []types.ManagedObjectReference{ds.Self}
+		for _, ref := range vm.Datastore {
+			if (oldDS == nil || ref != oldDS.Self) && ref != ds.Self {
+				refs = append(refs, ref)
+			}
+		}
+		simulator.Map.Update(vm.VirtualMachine, []types.PropertyChange{{Name: "datastore", Val: refs}})
+	})
+	if oldDS != nil {
+		ctx.WithLock(oldDS, func() { oldDS.Vm = removeRef(oldDS.Vm, vm.Self) })
+	}
+	ctx.WithLock(ds, func() { ds.Vm = appendRef(ds.Vm, vm.Self) })
+	return nil
 }
 
 // copyDevices deep-copies a device list (through XML, as the simulator
@@ -467,9 +632,18 @@ func (vm *virtualMachine) CloneVMTask(ctx *simulator.Context, req *types.CloneVM
 	if err != nil {
 		return vm.VirtualMachine.CloneVMTask(ctx, req)
 	}
+	// The simulator creates the clone on the source's host whatever the spec says; a clone
+	// onto a datastore of another cluster (cinder clones a volume's backing onto the
+	// datastore it picked, naming that host) then failed. Clone onto the host asked for.
+	ownHost := vm.Runtime.Host
+	if at := req.Spec.Location.Host; at != nil {
+		ref := *at
+		vm.Runtime.Host = &ref
+	}
 	vm.Config.Hardware.Device = copied
 	res := vm.VirtualMachine.CloneVMTask(ctx, req)
 	vm.Config.Hardware.Device = own
+	vm.Runtime.Host = ownHost
 
 	body, ok := res.(*methods.CloneVM_TaskBody)
 	if !ok || body.Res == nil {
@@ -495,6 +669,7 @@ func (vm *virtualMachine) CloneVMTask(ctx *simulator.Context, req *types.CloneVM
 	linked := req.Spec.Snapshot != nil ||
 		req.Spec.Location.DiskMoveType == string(types.VirtualMachineRelocateDiskMoveOptionsCreateNewChildDiskBacking)
 	if !linked {
+		ctx.WithLock(clone, func() { copyClonedDisks(vm.VirtualMachine, clone, req.Spec.Location.Disk) })
 		return res
 	}
 	sources := vmDisks(vm.VirtualMachine)
@@ -509,6 +684,62 @@ func (vm *virtualMachine) CloneVMTask(ctx *simulator.Context, req *types.CloneVM
 		}
 	}
 	return res
+}
+
+// copyClonedDisks gives a full clone's disks their source's data, as vCenter
+// copies them. The simulator made two empty files per disk, so a volume that
+// cinder's VMDK driver clones from a temporary backing (image-to-volume from
+// a sparse image does) had no descriptor: no capacity and, worse, no disk
+// UUID once attached, so nova could boot from it but never detach or delete
+// the server. Each copy gets a new disk UUID (cinder then sets the volume's
+// own through ReconfigVM) and the disk type the clone's disk locator asks.
+func copyClonedDisks(source, clone *simulator.VirtualMachine, locators []types.VirtualMachineRelocateSpecDiskLocator) {
+	sources := vmDisks(source)
+	for i, disk := range vmDisks(clone) {
+		if i >= len(sources) {
+			break
+		}
+		from, okFrom := sources[i].Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+		to, okTo := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+		if !okFrom || !okTo {
+			continue
+		}
+		src, fault := resolveDatastorePath(nil, from.FileName)
+		if fault != nil {
+			continue
+		}
+		dst, fault := resolveDatastorePath(nil, to.FileName)
+		if fault != nil || src == dst {
+			continue
+		}
+		d, ok := readDescriptor(src)
+		if !ok {
+			continue
+		}
+		eager := isTrue(from.EagerlyScrub)
+		for _, locator := range locators {
+			if locator.DiskId != sources[i].Key {
+				continue
+			}
+			if b, ok := locator.DiskBackingInfo.(*types.VirtualDiskFlatVer2BackingInfo); ok {
+				d.thin = isTrue(b.ThinProvisioned)
+				eager = isTrue(b.EagerlyScrub)
+			}
+		}
+		d.uuid = newDiskUUID()
+		if writeDescriptor(dst, d) != nil {
+			continue
+		}
+		if exists(flatName(src)) && copySparse(flatName(src), flatName(dst)) != nil {
+			continue
+		}
+		thin := d.thin
+		to.ThinProvisioned = &thin
+		to.EagerlyScrub = &eager
+		to.Uuid = d.uuid
+		disk.CapacityInBytes = d.sectors * sectorSize
+		disk.CapacityInKB = disk.CapacityInBytes / 1024
+	}
 }
 
 // leavePool removes vm from a resource pool's VM list.

@@ -4,6 +4,9 @@ Taken from nova/objects/image_meta.py and nova/objects/fields.py (HVType); kept 
 about a remote cloud without importing nova.
 """
 
+# The hypervisor API's hypervisor_type -> the image hypervisor_type values that belong on it (the engine's).
+from stackproof.servers import IMAGE_HV_TYPES_FOR  # noqa: F401
+
 # Glance property name -> the nova image-meta field it becomes. AggregateImagePropertiesIsolation looks up
 # aggregate metadata keys as *field* names: a key spelled the Glance way is skipped with only a log warning.
 LEGACY_PROPERTY_MAP = {
@@ -34,12 +37,6 @@ HV_TYPES = frozenset({
     "baremetal", "bhyve", "docker", "fake", "hyperv", "ironic", "kqemu", "kvm", "lxc", "lxd", "openvz",
     "parallels", "phyp", "qemu", "test", "uml", "vbox", "vz", "vmware", "xen", "zvm", "prsm",
 })
-
-# The hypervisor API's hypervisor_type -> the image hypervisor_type values that belong on it.
-IMAGE_HV_TYPES_FOR = {
-    "QEMU": frozenset({"qemu", "kvm"}),
-    "VMware vCenter Server": frozenset({"vmware"}),
-}
 
 # [filter_scheduler] enabled_filters when nova.conf does not set it (nova 34).
 DEFAULT_ENABLED_FILTERS = (

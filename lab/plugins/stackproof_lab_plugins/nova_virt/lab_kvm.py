@@ -9,8 +9,10 @@ records in memory.
 Loaded by nova as ``compute_driver = lab_kvm.LabKVMDriver`` (see compute_launcher.py).
 """
 
+import os
+
 from nova import conf as nova_conf
-from nova import exception
+from nova import exception, utils
 from nova.objects import fields as obj_fields
 from nova.virt import fake
 
@@ -90,6 +92,8 @@ class LabKVMDriver(fake.FakeDriverWithoutFakeNodes):
         driver_type = connection_info.get("driver_volume_type")
         if driver_type not in _LIBVIRT_VOLUME_TYPES:
             raise exception.VolumeDriverNotFound(driver_type=driver_type)
+        if driver_type == "nfs":
+            connection_info["data"]["device_path"] = self._mount_nfs(connection_info["data"])
         return super().attach_volume(
             context,
             connection_info,
@@ -99,6 +103,19 @@ class LabKVMDriver(fake.FakeDriverWithoutFakeNodes):
             device_type=device_type,
             encryption=encryption,
         )
+
+    @staticmethod
+    def _mount_nfs(data):
+        """As libvirt's NFS volume driver (nova/virt/libvirt/volume/fs.py): the share is mounted at
+        [libvirt] nfs_mount_point_base/<md5 of the export> and the volume is a file on it, so that whoever
+        looks on the host finds it where a libvirt host has it. The lab's shares are directories on this
+        machine: a symlink stands in for the mount."""
+        directory = data["export"].partition(":")[2]
+        mount = os.path.join(CONF.libvirt.nfs_mount_point_base, utils.get_hash_str(data["export"]))
+        if not os.path.lexists(mount):
+            os.makedirs(os.path.dirname(mount), exist_ok=True)
+            os.symlink(directory, mount)
+        return os.path.join(mount, data["name"])
 
     def get_volume_connector(self, instance):
         # What os-brick reports on a libvirt host; cinder records "host" as the attachment's host_name.
