@@ -10,6 +10,7 @@ from stackproof.servers import KVM_HV_TYPE, flavor_for, hosts_of_type, image_for
 from suites.block_storage.compute_hosts import usable_compute
 from suites.block_storage.volumes import (
     attach,
+    attach_events,
     attachment_record,
     attachments_of,
     cinder_messages,
@@ -19,17 +20,6 @@ from suites.block_storage.volumes import (
 )
 
 pytestmark = [pytest.mark.block_storage]
-
-
-def attach_events(cloud, server) -> list[str]:
-    """The outcome of each event of the server's attach_volume actions, as nova recorded them."""
-    found = []
-    for action in cloud.compute.server_actions(server.id):
-        if action.action != "attach_volume":
-            continue
-        detail = cloud.compute.get_server_action(action.request_id, server.id)
-        found += [f"{e.get('event')}: {e.get('result')} (request {action.request_id})" for e in detail.events or []]
-    return found
 
 
 @pytest.mark.control(

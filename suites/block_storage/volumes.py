@@ -34,7 +34,9 @@ def cinder_messages(cloud: Any, volume_id: str) -> str:
     response = cloud.block_storage.get(f"/messages?resource_uuid={volume_id}", microversion=MESSAGES_MICROVERSION)
     if response.status_code != 200:
         return f"messages unavailable (HTTP {response.status_code})"
-    messages = sorted(response.json().get("messages", []), key=lambda m: m.get("created_at", ""), reverse=True)
+    # The filter is only honoured where cinder's resource_filters.json allows it: pick them out here too.
+    messages = sorted((m for m in response.json().get("messages", []) if m.get("resource_uuid") == volume_id),
+                      key=lambda m: m.get("created_at", ""), reverse=True)
     return "; ".join(f"{m.get('user_message')} (request {m.get('request_id')})" for m in messages) or "none"
 
 
@@ -91,6 +93,21 @@ def attachments_of(volume: Any) -> list[dict[str, Any]]:
     return list(volume.attachments or [])
 
 
+def attach_events(cloud: Any, server: Any) -> list[str]:
+    """The outcome of each event of the server's attach_volume actions, as nova recorded them."""
+    found = []
+    for action in cloud.compute.server_actions(server.id):
+        if action.action != "attach_volume":
+            continue
+        detail = cloud.compute.get_server_action(action.request_id, server.id)
+        for event in detail.events or []:
+            # An admin sees the traceback; its last line is the exception nova raised.
+            cause = (event.get("traceback") or "").strip().splitlines()[-1:]
+            found.append(f"{event.get('event')}: {event.get('result')}{': ' + cause[0] if cause else ''} "
+                         f"(request {action.request_id})")
+    return found
+
+
 def attachment_record(cloud: Any, attachment_id: str) -> Any:
     """Cinder's attachment record (attachments API), with the connection_info the hypervisor attached with."""
     return cloud.block_storage.get_attachment(attachment_id)
@@ -114,9 +131,10 @@ def attached_to(cloud: Any, server: Any, volume: Any, host_name: str | None) -> 
     return the attachment with the connection info the hypervisor got."""
     at = describe(cloud, volume) + f", server {server.id}"
     records = attachments_of(volume)
-    expect(volume.status == "in-use", f"volume {volume.name} did not attach to server {server.id}",
-           expected="status in-use", found=f"status {volume.status}; cinder says: {cinder_messages(cloud, volume.id)}",
-           where=at)
+    if volume.status != "in-use":
+        expect(False, f"volume {volume.name} did not attach to server {server.id}", expected="status in-use",
+               found=f"status {volume.status}; cinder says: {cinder_messages(cloud, volume.id)}; nova's attach: "
+                     f"{attach_events(cloud, server) or 'no attach_volume action'}", where=at)
     expect(len(records) == 1 and records[0].get("server_id") == server.id,
            f"volume {volume.name} is not attached to server {server.id} alone",
            expected=f"one attachment, server_id {server.id}",

@@ -68,7 +68,25 @@ def run_area(lab, area: str, reports: Path, tier: str = "full") -> AreaRun:
     evidence = reports / run_id / "evidence.json"
     assert evidence.is_file(), f"no evidence for run {run_id}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
     controls = json.loads(evidence.read_text())["controls"]
-    return AreaRun(result.returncode, {c["control_id"]: c for c in controls}, result.stdout + result.stderr)
+    return AreaRun(result.returncode, by_control(controls), result.stdout + result.stderr)
+
+
+RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+
+def by_control(entries: list[dict]) -> dict[str, dict]:
+    """One outcome per control: parametrised variants of a check are one control, red when any variant is,
+    with the messages of every variant that did not pass."""
+    merged: dict[str, dict] = {}
+    for entry in entries:
+        seen = merged.get(entry["control_id"])
+        if seen is None:
+            merged[entry["control_id"]] = dict(entry)
+            continue
+        if RANK.get(entry["outcome"], 3) > RANK.get(seen["outcome"], 3):
+            seen["outcome"] = entry["outcome"]
+        seen["message"] = "\n".join(m for m in (seen.get("message", ""), entry.get("message", "")) if m)
+    return merged
 
 
 def inject(lab, name: str) -> None:

@@ -14,9 +14,28 @@ AREA = "block_storage"
 
 # fault -> control -> texts its failure message must contain (the faulty object and what is wrong with it)
 EVIDENCE = {
-    "cinder-volume-stopped": {"SP-BLK-001": ["lab-storage@lab-kvm down", "lab-storage@lab-vmdk down"]},
-    "vmdk-backend-stopped": {"SP-BLK-001": ["lab-storage@lab-vmdk", "lab-storage@lab-vmdk down/enabled"]},
-    "vmdk-type-on-kvm-backend": {"SP-BLK-002": ["volume type vmdk-thin", "volume_backend_name=lab-kvm"]},
+    "cinder-volume-stopped": {
+        "SP-BLK-001": ["lab-storage@lab-kvm down", "lab-storage@lab-vmdk down"],
+        # Workload checks: each text holds a runtime value (a volume, cinder's answer), so it cannot match the
+        # check's own source, which a failure message carries too.
+        "SP-BLK-006": ["a kvm-default volume could not be created", "Could not find any available weighted backend"],
+        "SP-BLK-007": ["a vmdk-thin volume could not be created", "Could not find any available weighted backend"],
+        "SP-BLK-008": ["a vmdk-thin volume could not be created", "Could not find any available weighted backend"],
+        "SP-BLK-009": ["volume from image sp-qemu-qcow2 could not be created",
+                       "volume from image sp-vmware-sparse-vmdk could not be created"],
+    },
+    "vmdk-backend-stopped": {
+        "SP-BLK-001": ["lab-storage@lab-vmdk", "lab-storage@lab-vmdk down/enabled"],
+        "SP-BLK-007": ["a vmdk-thin volume could not be created", "Could not find any available weighted backend"],
+        "SP-BLK-008": ["a vmdk-thin volume could not be created", "Could not find any available weighted backend"],
+        "SP-BLK-009": ["volume from image sp-vmware-sparse-vmdk could not be created", "on backend lab-vmdk"],
+    },
+    "vmdk-type-on-kvm-backend": {
+        "SP-BLK-002": ["volume type vmdk-thin", "volume_backend_name=lab-kvm"],
+        "SP-BLK-007": ["did not attach to server", "on lab-storage@lab-kvm#lab-kvm"],
+        "SP-BLK-008": ["a vmdk-thin volume attached to KVM server", "in-use over ['nfs']"],
+        "SP-BLK-009": ["did not boot on vmware-", "Could not find a handler for nfs volume"],
+    },
     "cinder-vcenter-address-differs": {"SP-BLK-003": ["[lab-vmdk]", "vmware_host_ip=localhost"]},
     "datastore-unshared": {"SP-BLK-004": ["sp-vmfs-1", "mounted=False"]},
     "data-nic-down": {"SP-BLK-005": ["data NIC spdata0 is down", "operstate=DOWN"]},
