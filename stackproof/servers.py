@@ -8,6 +8,8 @@ it should have been (a refused placement is the expected outcome of a negative c
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 from openstack import exceptions as os_exc
@@ -24,7 +26,9 @@ IMAGE_HV_TYPES_FOR = {
 GIB = 1024**3
 HOST_FIELD_MICROVERSION = (2, 74)  # `host` in the create request: a host request the scheduler still filters
 NO_VALID_HOST = "No valid host"
-SETTLED_STATES = ("ACTIVE", "ERROR")
+# nova marks a server ERROR before it records the fault that says why (scheduler_utils.set_vm_state_and_notify
+# saves the state, then adds the fault): an ERROR counts as the end once its fault is there, or after this long.
+FAULT_GRACE = 10.0
 
 
 def boot(resources: Any, *, hint: str, flavor: Any, image: Any | None = None, host: str | None = None,
@@ -51,10 +55,30 @@ def boot(resources: Any, *, hint: str, flavor: Any, image: Any | None = None, ho
                where=f"{source}, flavor {flavor.name}, host {host or 'any'}, request {exc.request_id or 'unknown'}")
 
 
+def has_ended() -> Callable[[Any], bool]:
+    """A predicate for one wait: the server is ACTIVE with no task under way, or ERROR with the fault recorded
+    (or ERROR for FAULT_GRACE seconds without one)."""
+    errored_at: list[float] = []
+
+    def ended(server: Any) -> bool:
+        if server.task_state:
+            return False
+        if server.status == "ACTIVE":
+            return True
+        if server.status != "ERROR":
+            return False
+        if server.fault:
+            return True
+        errored_at[:1] = errored_at[:1] or [time.monotonic()]
+        return time.monotonic() - errored_at[0] >= FAULT_GRACE
+
+    return ended
+
+
 def settled(cloud: Any, waiter: Any, server: Any, what: str) -> Any:
     """Wait until `server` is ACTIVE or ERROR, whichever it becomes, bounded by the server_active limit."""
-    return waiter.until(lambda: cloud.compute.get_server(server.id), limit="server_active",
-                        until=lambda s: s.status in SETTLED_STATES, description=what)
+    return waiter.until(lambda: cloud.compute.get_server(server.id), limit="server_active", until=has_ended(),
+                        state=lambda s: f"{s.status}/{s.task_state}", description=what)
 
 
 def fault_message(server: Any) -> str:

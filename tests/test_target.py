@@ -150,3 +150,15 @@ def test_no_target_and_no_lab_says_how_to_start_the_lab(tmp_path: Path, monkeypa
     monkeypatch.setenv("STACKPROOF_LAB_DIR", str(tmp_path / "no-lab"))
     with pytest.raises(TargetError, match="stackproof lab up"):
         target.locate(None, tmp_path)
+
+
+def test_the_readme_example_is_a_valid_target(tmp_path: Path) -> None:
+    """What a new user copies from the README validates as it stands (clouds.yaml and CA files aside)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "clouds.yaml").write_text("clouds: {}\n")
+    path = tmp_path / "stackproof.yaml"
+    path.write_text(example)
+    loaded = target.load(path)
+    assert loaded.name == "prod-east" and loaded.timeouts.get("image_active") == 900
+    assert {v.hypervisor for v in loaded.architecture.volume_types} == {"kvm", "vmware"}

@@ -17,6 +17,7 @@ from stackproof.servers import (  # noqa: F401 - the placement checks take the e
     boot,
     fault_message,
     flavor_for,
+    has_ended,
     hypervisor_tag,
     image_for,
     outcome,

@@ -22,6 +22,7 @@ from suites.placement.servers import (
     designed_aggregate,
     fault_message,
     flavor_for,
+    has_ended,
     image_for,
     outcome,
     request_id,
@@ -69,7 +70,7 @@ def test_rebuild_with_a_qcow2_image_is_refused(cloud, run, topology, expected_ag
                where=f"server {server.id} on {before[0]}, image {qcow2.name} ({qcow2.id}), "
                      f"request {exc.request_id or 'unknown'}")
     after = waiter.until(lambda: cloud.compute.get_server(server.id), limit="server_active",
-                         until=lambda s: s.status in ("ACTIVE", "ERROR") and not s.task_state,
+                         until=has_ended(),
                          state=lambda s: f"{s.status}/{s.task_state}",
                          description=f"server {server.id}'s rebuild with qcow2 image {qcow2.name} to end")
     at = (f"server {server.id} ({server.name}) on {before[0]}, rebuild to {qcow2.name} ({qcow2.id}), "
