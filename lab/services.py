@@ -69,9 +69,13 @@ def _uwsgi(module: str, port: str, *, threads: int = 2, pyargv: str = "",
     def argv(layout: Layout) -> list[str]:
         args = [
             str(layout.venv_bin / "uwsgi"),
-            # --http11-socket, not --http-socket: keystoneauth reuses connections and gets
-            # "connection reset" on POST /v3/auth/tokens with the HTTP/1.0 socket (lab-notes).
-            "--http11-socket",
+            # One request per connection: uWSGI's HTTP/1.1 socket keeps an idle keep-alive connection in
+            # its worker thread until the socket times out (4 s), so a few clients holding connections open
+            # made every other request wait in 4 s steps, and a response without Content-Length (cinder's
+            # 302 on /v3) waited the 4 s itself. The plain socket closes after each response; the
+            # "Connection: close" header below tells clients so (without it keystoneauth reused the closed
+            # connection and got "connection reset", lab-notes).
+            "--http-socket",
             f"{HOST}:{layout.port(port)}",
             "--module",
             module,
@@ -94,9 +98,6 @@ def _uwsgi(module: str, port: str, *, threads: int = 2, pyargv: str = "",
             "3",
             "--buffer-size",
             "65535",
-            # An HTTP/1.1 keep-alive connection holds a worker thread until it closes or the socket times
-            # out (4 s): with a few clients keeping connections open, every other request queued for
-            # multiples of 4 s. Answering "Connection: close" makes clients open a connection per request.
             "--add-header",
             "Connection: close",
             "--procname-prefix-spaced",
