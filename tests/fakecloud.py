@@ -182,6 +182,13 @@ class FakeCloud:
                 if method == "DELETE":
                     if item_id not in self.store[name]:
                         return handler._send(404, {"itemNotFound": {"code": 404, "message": "not found"}})
+                    status = self.store[name][item_id].get("status")
+                    forced = parse_qs(parts.query).get("force", ["false"])[0].lower() == "true"
+                    if name == "volumes" and status not in ("available", "error", "error_restoring") and not forced:
+                        # as cinder: a volume stuck mid-operation refuses a delete unless an admin forces it
+                        return handler._send(400, {"badRequest": {"code": 400, "message": (
+                            f"Invalid volume: Volume status must be available or error, but current status is: "
+                            f"{status}.")}})
                     with self._lock:
                         self._deleting[item_id] = self.delete_after_reads
                     return handler._send(204)

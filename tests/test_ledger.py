@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fakecloud import PROJECT_ID
 
 from stackproof import connections, target
 from stackproof.ledger import Ledger, find_by_prefix
@@ -132,3 +133,14 @@ def test_cleanup_command_deletes_only_its_runs_prefix(project) -> None:
     assert left == {other_run.name, unrelated.name}
     assert project.fake.store["volumes"] == {}
     assert mine.id not in project.fake.store["networks"]
+
+
+def test_a_volume_stuck_mid_operation_is_force_deleted(project, tmp_path: Path) -> None:
+    tgt, conn = _setup(project)
+    ledger = Ledger(tmp_path / "ledger.jsonl", "r2", lambda _entry: conn, tgt.timeouts)
+    volume = ledger.create("volume", "fake", None, conn, hint="stuck", size=1)
+    project.fake.store["volumes"][volume.id]["status"] = "error_deleting"
+    assert ledger.cleanup() == []
+    deletes = [p for m, p in project.fake.writes() if m == "DELETE"]
+    assert deletes == [f"/volume/v3/{PROJECT_ID}/volumes/{volume.id}"] * 2  # refused, then forced
+    assert volume.id not in project.fake.store["volumes"]
