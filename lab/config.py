@@ -53,6 +53,7 @@ SCHEDULER_FILTERS = [
     "AggregateImagePropertiesIsolation",
     "AggregateInstanceExtraSpecsFilter",
 ]
+CINDER_HOST = "lab-storage"  # cinder-volume's [DEFAULT] host: its services are <host>@<backend>
 CINDER_BACKEND = "lab-kvm"  # file volumes with NFS connection info, for KVM servers
 VMDK_BACKEND = "lab-vmdk"  # cinder's own VMwareVcVmdkDriver against the lab vCenter, for VMware servers
 DATABASES = ("keystone", "glance", "placement", "nova_api", "nova_cell0", "nova_cell1", "neutron", "cinder")
@@ -312,7 +313,7 @@ def baseline(layout: Layout) -> dict[str, Sections]:
     cinder_conf = config_paths(layout)["cinder"]
     files["cinder"] = {
         "DEFAULT": {
-            "host": "lab-storage",
+            "host": CINDER_HOST,
             "transport_url": transport_url(layout),
             "auth_strategy": "keystone",
             "state_path": str(d / "cinder"),

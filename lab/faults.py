@@ -136,6 +136,46 @@ def _give_nodes_a_provider(cloud, host: str) -> str:
 
 
 @dataclass(frozen=True)
+class VolumeBackendsDown(Action):
+    """`step` (which stops cinder-volume backends), returning once the block storage API shows `backends`
+    down. Until then cinder's scheduler still sends volumes to them, and a volume sent to a stopped backend
+    stays 'creating' (and then 'deleting') until the backend is back: the first check run after the inject
+    would meet a half-made fault and leave volumes nobody can delete."""
+
+    step: Action
+    backends: tuple[str, ...]  # cinder-volume service hosts, host@backend
+
+    def inject(self, layout: Layout) -> str:
+        note = self.step.inject(layout)
+        return note + _wait_volume_services(layout, self.backends, "down")
+
+    def clear(self, layout: Layout) -> str:
+        return self.step.clear(layout)
+
+    def overrides(self) -> config.Overrides:
+        return self.step.overrides()
+
+    def suppressed(self) -> tuple[str, ...]:
+        return self.step.suppressed()
+
+
+def _wait_volume_services(layout: Layout, backends: tuple[str, ...], state: str) -> str:
+    from lab import provision
+
+    cloud = provision.admin(layout)
+
+    def all_in_state() -> bool:
+        listed = cloud.call("volume", "GET", "/os-services?binary=cinder-volume")["services"]
+        found = {s["host"]: s["state"] for s in listed if s["host"] in backends}
+        return len(found) == len(backends) and set(found.values()) == {state}
+
+    began = time.monotonic()
+    wait_for(all_in_state, timeout=NOVA_CATCH_UP_TIMEOUT, interval=1,
+             what=f"the block storage API to show {', '.join(backends)} {state}")
+    return f"; the API shows {', '.join(backends)} {state} after {time.monotonic() - began:.0f}s"
+
+
+@dataclass(frozen=True)
 class ConfigOption(Action):
     """Change (value) or remove (value None) one option in one config file, restart its readers."""
 
@@ -556,6 +596,7 @@ class Fault:
 
 _FILTERS_WITHOUT_ISOLATION = ",".join(f for f in config.SCHEDULER_FILTERS if f != "AggregateImagePropertiesIsolation")
 _CLUSTER_1 = config.VMWARE_COMPUTES["vmware-1"]
+_VOLUME_BACKENDS = tuple(f"{config.CINDER_HOST}@{b}" for b in (config.CINDER_BACKEND, config.VMDK_BACKEND))
 _DATASTORE_1 = "sp-vmfs-1"  # the lab vCenter's shared VMFS datastore of sp-cluster-1
 # A trait every VMware provider already carries, so isolating by it needs no provider change.
 _VMWARE_TRAIT = "trait:COMPUTE_IMAGE_TYPE_VMDK"
@@ -567,7 +608,7 @@ FAULTS: list[Fault] = [
         "they report down, volumes cannot be created",
         # BLK-1 sees both down; every workload check needs a new volume.
         ("SP-BLK-001", "SP-BLK-006", "SP-BLK-007", "SP-BLK-008", "SP-BLK-009"),
-        StopService("cinder-volume"),
+        VolumeBackendsDown(StopService("cinder-volume"), _VOLUME_BACKENDS),
     ),
     Fault(
         "vmdk-backend-stopped",
@@ -576,7 +617,10 @@ FAULTS: list[Fault] = [
         # BLK-1 sees it down; the checks that need a VMDK volume (VMware attach, VMDK on KVM, VMware boot from
         # volume) cannot get one.
         ("SP-BLK-001", "SP-BLK-007", "SP-BLK-008", "SP-BLK-009"),
-        ConfigOption("cinder", "DEFAULT", "enabled_backends", config.CINDER_BACKEND, restart=("cinder-volume",)),
+        VolumeBackendsDown(
+            ConfigOption("cinder", "DEFAULT", "enabled_backends", config.CINDER_BACKEND, restart=("cinder-volume",)),
+            (f"{config.CINDER_HOST}@{config.VMDK_BACKEND}",),
+        ),
     ),
     Fault(
         "vmdk-type-on-kvm-backend",
