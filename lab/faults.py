@@ -147,7 +147,7 @@ class VolumeBackendsDown(Action):
 
     def inject(self, layout: Layout) -> str:
         note = self.step.inject(layout)
-        return note + _wait_volume_services(layout, self.backends, "down")
+        return note + _wait_volume_services_down(layout, self.backends)
 
     def clear(self, layout: Layout) -> str:
         return self.step.clear(layout)
@@ -159,20 +159,20 @@ class VolumeBackendsDown(Action):
         return self.step.suppressed()
 
 
-def _wait_volume_services(layout: Layout, backends: tuple[str, ...], state: str) -> str:
+def _wait_volume_services_down(layout: Layout, backends: tuple[str, ...]) -> str:
     from lab import provision
 
     cloud = provision.admin(layout)
 
-    def all_in_state() -> bool:
+    def all_down() -> bool:
         listed = cloud.call("volume", "GET", "/os-services?binary=cinder-volume")["services"]
         found = {s["host"]: s["state"] for s in listed if s["host"] in backends}
-        return len(found) == len(backends) and set(found.values()) == {state}
+        return len(found) == len(backends) and set(found.values()) == {"down"}
 
     began = time.monotonic()
-    wait_for(all_in_state, timeout=NOVA_CATCH_UP_TIMEOUT, interval=1,
-             what=f"the block storage API to show {', '.join(backends)} {state}")
-    return f"; the API shows {', '.join(backends)} {state} after {time.monotonic() - began:.0f}s"
+    wait_for(all_down, timeout=NOVA_CATCH_UP_TIMEOUT, interval=1,
+             what=f"the block storage API to show {', '.join(backends)} down")
+    return f"; the API shows {', '.join(backends)} down after {time.monotonic() - began:.0f}s"
 
 
 @dataclass(frozen=True)

@@ -159,12 +159,6 @@ def usable_hosts(cloud: Any, names: list[str], hypervisor_type: str,
     return usable, seen
 
 
-def hosts_of_type(cloud: Any, hypervisor_type: str) -> list[str]:
-    """The nova host names with a hypervisor of `hypervisor_type`, sorted."""
-    return sorted({(hv.service_details or {}).get("host") for hv in cloud.compute.hypervisors(details=True)
-                   if hv.hypervisor_type == hypervisor_type} - {None})
-
-
 def running_on(cloud: Any, resources: Any, waiter: Any, *, host: str, flavor: Any, hint: str, image: Any = None,
                block_device_mapping: list[dict[str, Any]] | None = None) -> Any:
     """A server booted onto `host` and ACTIVE there: the stage a check then acts on; anything else fails it."""

@@ -48,10 +48,14 @@ def compute_hosts(hosts: Any, target: Any, role_prefix: str) -> list[ComputeHost
     return found
 
 
-def usable_compute(cloud: Any, names: list[str], hypervisor_type: str) -> str:
-    """The first of `names` (nova host names) that can take a server now: nova-compute up and enabled, with a
-    `hypervisor_type` hypervisor."""
-    usable, seen = usable_hosts(cloud, names, hypervisor_type)
+def usable_compute(cloud: Any, hypervisor_type: str, among: list[str] | None = None) -> str:
+    """The first host (by name) that can take a server now: nova-compute up and enabled, with a
+    `hypervisor_type` hypervisor; among `among` (nova host names) when given, else among all hosts of that type."""
+    hypervisors = list(cloud.compute.hypervisors(details=True))
+    names = among if among is not None else sorted(
+        {(hv.service_details or {}).get("host") for hv in hypervisors if hv.hypervisor_type == hypervisor_type}
+        - {None})
+    usable, seen = usable_hosts(cloud, names, hypervisor_type, hypervisors)
     expect(bool(usable), f"no {hypervisor_type} compute host can take a server",
            expected=f"one of {names} up, enabled, with a {hypervisor_type} hypervisor", found="; ".join(seen),
            where="compute API os-services, os-hypervisors")

@@ -50,7 +50,7 @@ def read_back(cloud, resources, waiter, volume, start: int, length: int) -> tupl
                          state=lambda i: "gone" if i is None else i.status,
                          description=f"cinder's upload of volume {volume.name} to image {name}")
     uploaded = settle(cloud, waiter, volume, f"volume {volume.name} to be available after its upload")
-    at = f"{describe(cloud, uploaded)}, image {name} ({image_id})"
+    at = f"{describe(uploaded)}, image {name} ({image_id})"
     expect(image is not None and image.status == "active", f"cinder could not read volume {volume.name} back",
            expected=f"image {name} active", found=f"image {'gone' if image is None else image.status}; cinder "
            f"says: {cinder_messages(cloud, volume.id)}", where=at)
@@ -94,7 +94,7 @@ def test_volume_attaches_to_a_kvm_server_and_keeps_its_data(cloud, run, hosts, t
                                                              waiter) -> None:
     design = designed_type(volume_design, "kvm")
     computes = compute_hosts(hosts, target, KVM_ROLE_PREFIX)
-    name = usable_compute(cloud, [c.name for c in computes], KVM_HV_TYPE)
+    name = usable_compute(cloud, KVM_HV_TYPE, among=[c.name for c in computes])
     compute = next(c for c in computes if c.name == name)
     image = image_for(cloud, "qcow2", KVM_HV_TYPE, run.prefix)
     flavor = flavor_for(cloud, image)
@@ -102,7 +102,7 @@ def test_volume_attaches_to_a_kvm_server_and_keeps_its_data(cloud, run, hosts, t
 
     volume = new_volume(cloud, resources, waiter, design, "blk6-data")
     attached = attached_to(cloud, server, attach(cloud, waiter, server, volume), host_name=name)
-    at = f"{describe(cloud, attached.volume)}, server {server.id} on {compute.where}"
+    at = f"{describe(attached.volume)}, server {server.id} on {compute.where}"
     expect(protocol_fits(attached.driver_volume_type, "kvm"), f"volume {volume.name} reached the KVM host over a "
            "transport KVM does not attach", expected="an os-brick transport (nfs, iscsi, rbd, fc, nvmeof, ...)",
            found=f"driver_volume_type {attached.driver_volume_type}", where=at)

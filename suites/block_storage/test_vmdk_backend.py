@@ -10,8 +10,11 @@ from stackproof.findings import expect
 from stackproof.hostconfig import is_true
 from stackproof.vsphere import retrieve
 from suites.block_storage.cinder_facts import VMDK_DRIVER, VMWARE_DEFAULT_PORT
+from suites.block_storage.compute_hosts import compute_hosts
 
 pytestmark = [pytest.mark.block_storage]
+
+VMWARE_ROLE_PREFIX = "compute-vmware"
 
 STATEMENT = "Shared storage serves vSphere storage (a VMFS datastore) to ESXi instances, and Block Storage " \
             "supports both hypervisors: the VMware volume backend works in the vCenter and clusters nova uses."
@@ -21,17 +24,6 @@ def _vim():
     from pyVmomi import vim
 
     return vim
-
-
-def _nova_vmware(hosts, target) -> list[tuple[str, object]]:
-    """(where, nova.conf) of every VMware compute host the target describes."""
-    found = []
-    for role in hosts.roles():
-        if role.startswith("compute-vmware") and "nova" in target.hosts[role].config:
-            for host, conf in hosts.config(role, "nova"):
-                found.append((f"role {role}, host {host.backend.get_hostname()}, {target.hosts[role].config['nova']}",
-                              conf))
-    return found
 
 
 def _managed_cluster_names(cloud, si) -> set[str]:
@@ -58,13 +50,11 @@ def test_vmdk_backend_uses_novas_vcenter(vmdk_backends, cinder_configs, hosts, t
     expect(bool(vmdk_backends), "no cinder backend runs the VMDK driver",
            expected=f"a backend section with volume_driver={VMDK_DRIVER}", found=_no_vmdk_backend(cinder_configs),
            where="cinder.conf")
-    nova = _nova_vmware(hosts, target)
-    expect(bool(nova), "the target describes no VMware compute host with a nova config",
-           expected="a compute-vmware role with config.nova", found=hosts.roles(), where="target hosts")
-    nova_addresses = {(conf.get("vmware", "host_ip", fallback="").strip(),
-                       int(conf.get("vmware", "host_port", fallback="") or VMWARE_DEFAULT_PORT)): where
-                      for where, conf in nova}
-    nova_clusters = {conf.get("vmware", "cluster_name", fallback="").strip() for _where, conf in nova} - {""}
+    nova = compute_hosts(hosts, target, VMWARE_ROLE_PREFIX)
+    nova_addresses = {(c.conf.get("vmware", "host_ip", fallback="").strip(),
+                       int(c.conf.get("vmware", "host_port", fallback="") or VMWARE_DEFAULT_PORT)): c.where
+                      for c in nova}
+    nova_clusters = {c.conf.get("vmware", "cluster_name", fallback="").strip() for c in nova} - {""}
     for backend in vmdk_backends:
         driver = backend.get("volume_driver")
         expect(driver == VMDK_DRIVER, f"backend {backend.section} does not run the vCenter VMDK driver",

@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
-from stackproof.servers import KVM_HV_TYPE, flavor_for, hosts_of_type, image_for, request_id, running_on
+from stackproof.servers import KVM_HV_TYPE, flavor_for, image_for, request_id, running_on
 from suites.block_storage.compute_hosts import usable_compute
 from suites.block_storage.volumes import (
     attach,
     attach_events,
-    attachment_record,
     attachments_of,
     cinder_messages,
     describe,
@@ -31,17 +30,17 @@ pytestmark = [pytest.mark.block_storage]
 @pytest.mark.workload
 def test_vmdk_volume_on_a_kvm_server_fails_cleanly(cloud, run, volume_design, resources, waiter) -> None:
     design = designed_type(volume_design, "vmware")
-    name = usable_compute(cloud, hosts_of_type(cloud, KVM_HV_TYPE), KVM_HV_TYPE)
+    name = usable_compute(cloud, KVM_HV_TYPE)
     image = image_for(cloud, "qcow2", KVM_HV_TYPE, run.prefix)
     flavor = flavor_for(cloud, image)
     server = running_on(cloud, resources, waiter, host=name, image=image, flavor=flavor, hint="blk8-kvm")
 
     volume = new_volume(cloud, resources, waiter, design, "blk8-vmdk")
     after = attach(cloud, waiter, server, volume)
-    at = f"{describe(cloud, after)}, server {server.id} on KVM host {name}"
+    at = f"{describe(after)}, server {server.id} on KVM host {name}"
     if after.status == "in-use":
         records = attachments_of(after)
-        transport = [attachment_record(cloud, a["attachment_id"]).connection_info.get("driver_volume_type")
+        transport = [cloud.block_storage.get_attachment(a["attachment_id"]).connection_info.get("driver_volume_type")
                      for a in records]
         expect(False, f"a {design.name} volume attached to KVM server {server.id}",
                expected="the attach refused (libvirt has no VMDK transport), the volume available again",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
-from stackproof.servers import VMWARE_HV_TYPE, flavor_for, hosts_of_type, image_for, running_on
+from stackproof.servers import VMWARE_HV_TYPE, flavor_for, image_for, running_on
 from suites.block_storage.compute_hosts import usable_compute
 from suites.block_storage.vmware_disks import (
     DISK_FLAGS,
@@ -39,7 +39,7 @@ VMDK_TYPE_SPEC = "vmware:vmdk_type"
 def test_volume_attaches_to_a_vmware_server_as_a_vmdk(cloud, run, volume_design, resources, waiter,
                                                       vcenters) -> None:
     design = designed_type(volume_design, "vmware")
-    name = usable_compute(cloud, hosts_of_type(cloud, VMWARE_HV_TYPE), VMWARE_HV_TYPE)
+    name = usable_compute(cloud, VMWARE_HV_TYPE)
     image = image_for(cloud, "vmdk", VMWARE_HV_TYPE, run.prefix)
     flavor = flavor_for(cloud, image)
     server = running_on(cloud, resources, waiter, host=name, image=image, flavor=flavor, hint="blk7-vmware")
@@ -49,7 +49,7 @@ def test_volume_attaches_to_a_vmware_server_as_a_vmdk(cloud, run, volume_design,
     wanted = DISK_FLAGS.get(disk_type)
     volume = new_volume(cloud, resources, waiter, design, "blk7-data")
     attached = attached_to(cloud, server, attach(cloud, waiter, server, volume), host_name=None)
-    at = f"{describe(cloud, attached.volume)}, server {server.id} on {name}"
+    at = f"{describe(attached.volume)}, server {server.id} on {name}"
     expect(attached.driver_volume_type == "vmdk", f"volume {volume.name} was handed to the VMware server as "
            f"{attached.driver_volume_type}, not as a VMDK", expected="connection_info driver_volume_type vmdk",
            found=f"driver_volume_type {attached.driver_volume_type}", where=at)

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackproof.findings import expect
+from stackproof.servers import GIB
 
-GIB = 1024**3
-ATTACHMENTS_MICROVERSION = "3.27"  # the attachments API, whose records carry connection_info
 MESSAGES_MICROVERSION = "3.3"  # user messages: why cinder failed a volume, with the request ID
 # Volume states a wait stops at: the operation either finished or failed.
 SETTLED = frozenset({"available", "in-use", "error", "error_attaching", "error_detaching", "error_extending"})
@@ -40,7 +39,7 @@ def cinder_messages(cloud: Any, volume_id: str) -> str:
     return "; ".join(f"{m.get('user_message')} (request {m.get('request_id')})" for m in messages) or "none"
 
 
-def describe(cloud: Any, volume: Any) -> str:
+def describe(volume: Any) -> str:
     """A volume as a failure message names it: ID, name, type, status, the backend that holds it."""
     host = getattr(volume, "host", None) or "no backend host"
     return f"volume {volume.id} ({volume.name}), type {volume.volume_type}, status {volume.status}, on {host}"
@@ -67,7 +66,7 @@ def new_volume(cloud: Any, resources: Any, waiter: Any, design: Any, hint: str, 
     expect(volume.status == "available", f"a {design.name} volume{source} could not be created",
            expected=f"status available, on backend {design.backend}",
            found=f"status {volume.status}; cinder says: {cinder_messages(cloud, volume.id)}",
-           where=describe(cloud, volume))
+           where=describe(volume))
     return volume
 
 
@@ -85,7 +84,7 @@ def detach(cloud: Any, waiter: Any, server: Any, volume: Any) -> Any:
     expect(detached.status == "available" and not attachments_of(detached),
            f"volume {volume.name} did not detach from server {server.id}", expected="status available, no attachment",
            found=f"status {detached.status}, attachments {attachments_of(detached)}; cinder says: "
-                 f"{cinder_messages(cloud, volume.id)}", where=f"{describe(cloud, detached)}, server {server.id}")
+                 f"{cinder_messages(cloud, volume.id)}", where=f"{describe(detached)}, server {server.id}")
     return detached
 
 
@@ -108,11 +107,6 @@ def attach_events(cloud: Any, server: Any) -> list[str]:
     return found
 
 
-def attachment_record(cloud: Any, attachment_id: str) -> Any:
-    """Cinder's attachment record (attachments API), with the connection_info the hypervisor attached with."""
-    return cloud.block_storage.get_attachment(attachment_id)
-
-
 @dataclass(frozen=True)
 class Attached:
     """One volume attached to one server, as cinder records it."""
@@ -129,7 +123,7 @@ class Attached:
 def attached_to(cloud: Any, server: Any, volume: Any, host_name: str | None) -> Attached:
     """Verify that `volume` is in-use by `server` alone (and, when given, through `host_name`'s connector), and
     return the attachment with the connection info the hypervisor got."""
-    at = describe(cloud, volume) + f", server {server.id}"
+    at = describe(volume) + f", server {server.id}"
     records = attachments_of(volume)
     if volume.status != "in-use":
         expect(False, f"volume {volume.name} did not attach to server {server.id}", expected="status in-use",
@@ -144,5 +138,5 @@ def attached_to(cloud: Any, server: Any, volume: Any, host_name: str | None) -> 
         expect(record.get("host_name") == host_name, f"volume {volume.name} is attached through another host",
                expected=f"host_name {host_name} (the server's compute host)",
                found=f"host_name {record.get('host_name')}", where=at)
-    detail = attachment_record(cloud, record["attachment_id"])
+    detail = cloud.block_storage.get_attachment(record["attachment_id"])  # with connection_info
     return Attached(volume, record, dict(detail.connection_info or {}))

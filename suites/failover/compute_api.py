@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from stackproof.servers import fault_message, settled  # noqa: F401 - the failover checks take them from here
-
 
 def service_on(cloud, host: str, binary: str = "nova-compute") -> Any:
     found = [s for s in cloud.compute.services(binary=binary) if s.host == host]

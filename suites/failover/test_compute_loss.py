@@ -8,8 +8,9 @@ import time
 import pytest
 
 from stackproof.findings import expect
-from stackproof.vsphere import retrieve
-from suites.failover.compute_api import boot_on, fault_message, service_on, settled
+from stackproof.servers import fault_message, settled
+from stackproof.vsphere import vms_of_instance
+from suites.failover.compute_api import boot_on, service_on
 
 pytestmark = [pytest.mark.failover]
 
@@ -27,8 +28,6 @@ DETECTION_POLL = 1.0  # seconds between service reads while measuring detection:
 def test_vmware_compute_loss_is_detected_and_survived(cloud, target, vmware_computes, failover_timing, fault_actions,
                                                        resources, waiter, vcenters, vmware_boot,
                                                        record_property) -> None:
-    from pyVmomi import vim
-
     declared = [s for s in sorted(vmware_computes.services, key=lambda s: s.host)
                 if f"nova-compute@{s.host}" in target.faults.services]
     host = (declared or sorted(vmware_computes.services, key=lambda s: s.host))[0].host
@@ -84,8 +83,8 @@ def test_vmware_compute_loss_is_detected_and_survived(cloud, target, vmware_comp
                found=f"{refused.status}: {fault_message(refused) or 'no fault'}",
                where=f"server {refused.id}, host {refused.compute_host or host}")
 
-        vms = [vm for vm in retrieve(vcenters.get(), vim.VirtualMachine, ["config.instanceUuid", "runtime.powerState"])
-               if vm.get("config.instanceUuid") == survivor.id]
+        vms = [vm for _name, vm in vms_of_instance({vcenters.names()[0]: vcenters.get()}, survivor.id,
+                                                     ["runtime.powerState"])]
         states = [str(vm.get("runtime.powerState")) for vm in vms]
         expect(states == ["poweredOn"], f"the VM of server {survivor.id} did not keep running in vCenter",
                expected="one VM, poweredOn", found=states or "no VM",

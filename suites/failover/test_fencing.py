@@ -11,7 +11,8 @@ import time
 import pytest
 
 from stackproof.findings import expect
-from suites.failover.compute_api import boot_on, fault_message, forced_down, service_on, settled
+from stackproof.servers import fault_message, settled
+from suites.failover.compute_api import boot_on, forced_down, service_on
 
 pytestmark = [pytest.mark.failover]
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
-from suites.failover.compute_api import boot_on, fault_message, service_on, settled
+from stackproof.servers import fault_message, settled
+from suites.failover.compute_api import boot_on, service_on
 
 pytestmark = [pytest.mark.failover]
 

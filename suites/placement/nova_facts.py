@@ -4,9 +4,6 @@ Taken from nova/objects/image_meta.py and nova/objects/fields.py (HVType); kept 
 about a remote cloud without importing nova.
 """
 
-# The hypervisor API's hypervisor_type -> the image hypervisor_type values that belong on it (the engine's).
-from stackproof.servers import IMAGE_HV_TYPES_FOR  # noqa: F401
-
 # Glance property name -> the nova image-meta field it becomes. AggregateImagePropertiesIsolation looks up
 # aggregate metadata keys as *field* names: a key spelled the Glance way is skipped with only a log warning.
 LEGACY_PROPERTY_MAP = {

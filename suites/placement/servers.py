@@ -9,23 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from stackproof.findings import expect
-from stackproof.servers import (  # noqa: F401 - the placement checks take the engine's servers from here
-    HOST_FIELD_MICROVERSION,
-    KVM_HV_TYPE,
-    NO_VALID_HOST,
-    VMWARE_HV_TYPE,
-    boot,
-    fault_message,
-    flavor_for,
-    has_ended,
-    hypervisor_tag,
-    image_for,
-    outcome,
-    request_id,
-    settled,
-    usable_hosts,
-    where,
-)
+from stackproof.servers import HOST_FIELD_MICROVERSION, usable_hosts
 
 
 def designed_aggregate(topology: Any, expected_aggregates: list, hypervisor_type: str) -> Any:

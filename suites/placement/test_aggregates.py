@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
-from suites.placement.nova_facts import IMAGE_HV_TYPES_FOR, LEGACY_PROPERTY_MAP
+from stackproof.servers import IMAGE_HV_TYPES_FOR
+from suites.placement.nova_facts import LEGACY_PROPERTY_MAP
 
 pytestmark = [pytest.mark.placement]
 

@@ -5,22 +5,14 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
-from stackproof.vsphere import retrieve
-from suites.placement.servers import (
-    VMWARE_HV_TYPE,
-    boot,
-    designed_aggregate,
-    flavor_for,
-    image_for,
-    outcome,
-    settled,
-    where,
-)
+from stackproof.servers import VMWARE_HV_TYPE, boot, flavor_for, image_for, outcome, settled, where
+from stackproof.vsphere import retrieve, vms_of_instance
+from suites.placement.servers import designed_aggregate
 
 pytestmark = [pytest.mark.placement]
 
 NOVA_EXTENSION = "org.openstack.compute"  # the vCenter extension nova's VMware driver registers and manages VMs as
-VM_PATHS = ["name", "config.instanceUuid", "config.managedBy", "runtime.powerState", "runtime.host"]
+VM_PATHS = ["name", "config.managedBy", "runtime.powerState", "runtime.host"]
 
 
 @pytest.mark.control(
@@ -64,8 +56,7 @@ def test_vmdk_image_lands_on_esxi(cloud, run, topology, expected_aggregates, res
     cluster_hosts = {h._moId for h in cluster.get("host") or []}
     at_cluster = f"{at}, compute host {server.compute_host}, vCenter {vc_name}, cluster {cluster['name']} ({moid})"
 
-    vms = [(name, vm) for name, session in sessions.items() for vm in retrieve(session, vim.VirtualMachine, VM_PATHS)
-           if vm.get("config.instanceUuid") == server.id]
+    vms = vms_of_instance(sessions, server.id, VM_PATHS)
     expect(len(vms) == 1, f"vCenter does not run exactly one VM for server {server.id}",
            expected=f"one VM with config.instanceUuid {server.id}",
            found=[f"{name}: {vm['obj']._moId} ({vm.get('name')})" for name, vm in vms] or "none", where=at_cluster)

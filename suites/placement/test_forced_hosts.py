@@ -5,21 +5,19 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
-from suites.placement.servers import (
+from stackproof.servers import (
     KVM_HV_TYPE,
     NO_VALID_HOST,
     VMWARE_HV_TYPE,
     boot,
-    designed_aggregate,
     fault_message,
     flavor_for,
     image_for,
     outcome,
-    require_host_field,
     settled,
-    usable_host,
     where,
 )
+from suites.placement.servers import designed_aggregate, require_host_field, usable_host
 
 pytestmark = [pytest.mark.placement]
 

@@ -5,16 +5,8 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
-from suites.placement.servers import (
-    KVM_HV_TYPE,
-    boot,
-    designed_aggregate,
-    flavor_for,
-    image_for,
-    outcome,
-    settled,
-    where,
-)
+from stackproof.servers import KVM_HV_TYPE, boot, flavor_for, image_for, outcome, settled, where
+from suites.placement.servers import designed_aggregate
 
 pytestmark = [pytest.mark.placement]
 

@@ -14,12 +14,11 @@ import pytest
 from openstack import exceptions as os_exc
 
 from stackproof.findings import expect
-from suites.placement.servers import (
+from stackproof.servers import (
     KVM_HV_TYPE,
     NO_VALID_HOST,
     VMWARE_HV_TYPE,
     boot,
-    designed_aggregate,
     fault_message,
     flavor_for,
     has_ended,
@@ -29,6 +28,7 @@ from suites.placement.servers import (
     settled,
     where,
 )
+from suites.placement.servers import designed_aggregate
 
 pytestmark = [pytest.mark.placement]
 

@@ -7,21 +7,19 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
-from stackproof.vmdk import monolithic_sparse
-from suites.placement.servers import (
+from stackproof.servers import (
     NO_VALID_HOST,
     VMWARE_HV_TYPE,
     boot,
-    designed_aggregate,
     fault_message,
     flavor_for,
     hypervisor_tag,
     outcome,
-    require_host_field,
     settled,
-    usable_host,
     where,
 )
+from stackproof.vmdk import monolithic_sparse
+from suites.placement.servers import designed_aggregate, require_host_field, usable_host
 
 pytestmark = [pytest.mark.placement]
 
