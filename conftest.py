@@ -1,19 +1,5 @@
-"""Loads the stackproof plugins for every pytest run from this checkout.
+"""The root conftest: nothing to load here.
 
-The plugins stay dormant for the project's own tests (tests/); they wake for checks under suites/ or when a
-target is named with --target.
+The stackproof pytest plugin comes with the installed package (the ``pytest11`` entry points in
+pyproject.toml), so a run from this checkout, from an installed wheel and from tox all load it the same way.
 """
-
-import importlib.util
-
-pytest_plugins = [
-    "fixtures.run",
-    "fixtures.checks",
-    "fixtures.clouds",
-    "fixtures.resources",
-    "fixtures.hosts",
-    "fixtures.vcenter",
-    "fixtures.faults",
-]
-if importlib.util.find_spec("xdist") is not None:
-    pytest_plugins.append("fixtures.scheduling")

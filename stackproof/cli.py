@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from stackproof import secrets
-from stackproof.controls import AREAS, Control, table
+from stackproof.controls import AREAS, Control, collect_controls, table
 from stackproof.errors import EXIT_BAD_INPUT, StackproofError
 
 # The checkout this package runs from (the tox envs install it editable), where suites/ and .lab/ live.
@@ -59,9 +59,8 @@ class _ControlCollector:
         self.controls: list[Control] = []
 
     def pytest_collection_finish(self, session) -> None:
-        from fixtures.checks import collected_controls
-
-        self.controls = list(collected_controls(session.config).values())
+        checks = [item for item in session.items if (session.config.rootpath / "suites") in item.path.parents]
+        self.controls = list(collect_controls(checks).values())
 
 
 def cmd_controls(args: argparse.Namespace) -> int:
@@ -141,7 +140,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env.setdefault("STACKPROOF_LAB_DIR", str(PROJECT_ROOT / ".lab"))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    os.execvpe(sys.executable, [sys.executable, "-m", "lab", *args.lab_args], env)
+    os.execvpe(sys.executable, [sys.executable, "-m", "stackproof_lab", *args.lab_args], env)
     return 0  # not reached
 
 

@@ -8,6 +8,7 @@ Problems reaching a cloud become one line naming the cloud and the endpoint.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import openstack
@@ -118,3 +119,24 @@ def _auth_failure(entry: str, auth_url: str, exc: BaseException) -> str:
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return secrets.redact(text[:300])
+
+
+class ConnectionPool:
+    """One guarded connection per clouds.yaml entry per process, made on first use."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._lock = threading.Lock()
+        self._connections: dict[str, openstack.connection.Connection] = {}
+
+    def get(self, entry: str) -> openstack.connection.Connection:
+        with self._lock:
+            if entry not in self._connections:
+                self._connections[entry] = connect(self.target, entry)
+            return self._connections[entry]
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections.values():
+                conn.close()
+            self._connections.clear()

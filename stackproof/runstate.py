@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stackproof.connections import ConnectionPool
 from stackproof.controls import Control
 from stackproof.ledger import run_prefix
 from stackproof.target import Target
@@ -30,8 +31,14 @@ class RunState:
     leaks: list[str] = field(default_factory=list)
     cleanup_errors: list[str] = field(default_factory=list)
     started: float = 0.0
-    pool: Any = None
+    pool: ConnectionPool | None = None
     ledger: Any = None
+
+    def connections(self) -> ConnectionPool:
+        """The process's connection pool for the target's clouds."""
+        if self.pool is None:
+            self.pool = ConnectionPool(self.target)
+        return self.pool
 
     @property
     def prefix(self) -> str:

@@ -22,13 +22,13 @@ DOWN_TIMEOUT = 120
 
 
 def lab_command(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m lab ARGS`` from the repository, as the suite's CLI does."""
+    """Run ``python -m stackproof_lab ARGS`` from the repository, as the suite's CLI does."""
     try:
         return subprocess.run(
-            [sys.executable, "-m", "lab", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+            [sys.executable, "-m", "stackproof_lab", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
         )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"python -m lab {' '.join(args)} did not finish within {timeout}s: {exc.stdout}")
+        pytest.fail(f"python -m stackproof_lab {' '.join(args)} did not finish within {timeout}s: {exc.stdout}")
 
 
 def state_dir() -> Path:
@@ -93,7 +93,8 @@ def _processes_in(state: Path) -> list[str]:
 def lab() -> Lab:
     began = time.monotonic()
     result = lab_command("up", timeout=UP_TIMEOUT)
-    assert result.returncode == 0, f"python -m lab up failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
+    assert result.returncode == 0, (
+        f"python -m stackproof_lab up failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
     print(f"\n{result.stdout}")  # the lab's own step timings, visible with -s
     state = state_dir()
     handle = Lab(state, state / "clouds.yaml", state / "stackproof.yaml", time.monotonic() - began)
@@ -102,7 +103,7 @@ def lab() -> Lab:
     if os.environ.get("STACKPROOF_LAB_KEEP") == "1":
         return
     result = lab_command("down", timeout=DOWN_TIMEOUT)
-    assert result.returncode == 0, f"python -m lab down failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, f"python -m stackproof_lab down failed:\n{result.stdout}\n{result.stderr}"
     left = _processes_in(state)
     assert not left, f"processes still running in {state} after down: {left}"
     listening = ports & _listening_ports()

@@ -40,7 +40,7 @@ class AreaRun:
 
 
 def lab_faults() -> dict[str, dict]:
-    result = subprocess.run([sys.executable, "-m", "lab", "fault", "list", "--json"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "stackproof_lab", "fault", "list", "--json"], cwd=REPO,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return {fault["name"]: fault for fault in json.loads(result.stdout)}

@@ -59,5 +59,5 @@ def test_healthy_lab_runs_the_area_green_three_times(lab, tmp_path: Path) -> Non
 @pytest.mark.parametrize("fault", sorted(EVIDENCE))
 def test_fault_turns_exactly_its_controls_red(lab, fault: str, tmp_path: Path) -> None:
     if fault not in lab_faults():
-        pytest.fail(f"the lab has no fault {fault!r} yet: add it to lab/faults.py")
+        pytest.fail(f"the lab has no fault {fault!r} yet: add it to stackproof_lab/faults.py")
     prove(lab, AREA, fault, EVIDENCE[fault], tmp_path)

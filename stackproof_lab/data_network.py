@@ -16,7 +16,7 @@ import json
 import subprocess
 from typing import Any, TypedDict
 
-from lab.errors import LabError
+from stackproof_lab.errors import LabError
 
 NIC = "spdata0"
 PEER = "spdata0p"

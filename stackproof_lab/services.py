@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from lab import config, processes, rest
-from lab.errors import LabError
-from lab.layout import HOST, Layout
-from lab.vcenter import build as vcenter_build
+from stackproof_lab import config, processes, rest
+from stackproof_lab.errors import LabError
+from stackproof_lab.layout import HOST, Layout
+from stackproof_lab.vcenter import build as vcenter_build
 
 VCENTER_LINK = Path(__file__).resolve().parent / "vcenter_link.py"
 
@@ -173,7 +173,7 @@ def _nova_worker(binary: str, conf: str = "nova/nova.conf") -> Callable[[Layout]
 def _compute(host: str) -> Service:
     return Service(
         name=f"nova-compute-{host}",
-        # nova-compute with nova.virt extended by the lab's drivers (lab/plugins).
+        # nova-compute with nova.virt extended by the lab's drivers (stackproof_lab/plugins).
         argv=_venv_script("stackproof-lab-nova-compute", "--config-file", "{etc}/" + f"{host}/nova/nova.conf"),
         health="heartbeat",
         heartbeats=(Heartbeat("nova_cell1", "nova-compute", host),),
@@ -272,7 +272,7 @@ SERVICES: list[Service] = [
         heartbeats=(Heartbeat("nova_cell1", "nova-scheduler", "lab-controller"),),
     ),
     *[_compute(host) for host in config.KVM_COMPUTES],
-    # The lab vCenter (govmomi's simulator with our inventory, lab/vcenter), for the VMware aggregate.
+    # The lab vCenter (govmomi's simulator with our inventory, stackproof_lab/vcenter), for the VMware aggregate.
     Service("vcenter", _vcenter_argv, "vcenter", port="vcenter", env=vcenter_env, grace=5),
     *[_vcenter_link(host) for host in config.VMWARE_COMPUTES],
     *[_vmware_compute(host) for host in config.VMWARE_COMPUTES],
@@ -307,7 +307,7 @@ SERVICES: list[Service] = [
         grace=8,
     ),
 ]
-# Started only by a fault (lab/faults.py), never by `up`; `down` stops them with the rest.
+# Started only by a fault (stackproof_lab/faults.py), never by `up`; `down` stops them with the rest.
 ON_DEMAND: list[Service] = [_vmware_compute(config.TWIN_COMPUTE, link=False)]
 BY_NAME = {service.name: service for service in (*SERVICES, *ON_DEMAND)}
 # Services that keep references into the lab vCenter (folders, sessions, cached morefs): restarted
@@ -525,7 +525,7 @@ CONFIG_READERS: dict[str, tuple[str, ...]] = {
 
 def wait_healthy(layout: Layout, service: Service, *, timeout: float) -> None:
     """Bounded wait until ``service`` is healthy; fails at once, naming the log, if its process died."""
-    from lab.waiting import wait_for
+    from stackproof_lab.waiting import wait_for
 
     def check() -> bool:
         if processes.read_record(layout.run, service.name) is None:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.errors import LabError
+from stackproof_lab.errors import LabError
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 

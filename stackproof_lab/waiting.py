@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from lab.errors import LabError
+from stackproof_lab.errors import LabError
 
 T = TypeVar("T")
 

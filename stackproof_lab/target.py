@@ -13,9 +13,9 @@ import sys
 
 import yaml
 
-from lab import config, data_network, provision
-from lab.layout import HOST, REPO, Layout
-from lab.vcenter import build as vcenter_build
+from stackproof_lab import config, data_network, provision
+from stackproof_lab.layout import HOST, REPO, Layout
+from stackproof_lab.vcenter import build as vcenter_build
 
 ADMIN_CLOUD = "sp-lab-admin"
 MEMBER_CLOUD = "sp-lab-member"
@@ -107,7 +107,7 @@ def description(layout: Layout) -> dict[str, object]:
                 "isolation": ["aggregate_image_properties_isolation"],
                 "metadata_key": next(iter(provision.KVM_AGGREGATE_METADATA)),
             },
-            # What the lab vCenter's clusters are built with (lab/vcenter/inventory.go).
+            # What the lab vCenter's clusters are built with (stackproof_lab/vcenter/inventory.go).
             "drs": {"enabled": True, "behavior": "fullyAutomated"},
             "datastore_pattern": config.DATASTORE_REGEX,
             "data_network": data_network.description(),
@@ -125,11 +125,11 @@ def description(layout: Layout) -> dict[str, object]:
 
 
 def fault_inventory(layout: Layout) -> dict[str, object]:
-    """The lab's answer to the suite's fault inventory: each action is a `python -m lab fault` command, run on
-    the (local) host of the role, so the disruptive checks drive the lab exactly as they would drive systemd
-    units on a real deployment."""
+    """The lab's answer to the suite's fault inventory: each action is a `python -m stackproof_lab fault`
+    command, run on the (local) host of the role, so the disruptive checks drive the lab exactly as they would
+    drive systemd units on a real deployment."""
     lab = f"cd {shlex.quote(str(REPO))} && STACKPROOF_LAB_DIR={shlex.quote(str(layout.state))} " \
-          f"{shlex.quote(sys.executable)} -m lab fault"
+          f"{shlex.quote(sys.executable)} -m stackproof_lab fault"
     first_vmware = next(iter(config.VMWARE_COMPUTES))
     return {
         "services": {
@@ -141,7 +141,7 @@ def fault_inventory(layout: Layout) -> dict[str, object]:
             },
         },
         "vcenter_access": {
-            # Each lab VMware compute reaches the vCenter through its own link (lab/vcenter_link.py).
+            # Each lab VMware compute reaches the vCenter through its own link (stackproof_lab/vcenter_link.py).
             first_vmware: {
                 "role": "compute-vmware",
                 "cut": f"{lab} inject {first_vmware}-vcenter-unreachable",
@@ -160,7 +160,7 @@ def _write(path: os.PathLike[str], text: str, mode: int) -> None:
 
 
 def write(layout: Layout) -> None:
-    header = "# Written by `python -m lab up`; regenerated on every up.\n"
+    header = "# Written by `python -m stackproof_lab up`; regenerated on every up.\n"
     _write(layout.clouds_yaml, header + yaml.safe_dump(clouds(layout), sort_keys=False), 0o600)
     _write(layout.secure_yaml, header + yaml.safe_dump(secure(layout), sort_keys=False), 0o600)
     _write(

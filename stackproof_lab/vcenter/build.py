@@ -16,7 +16,7 @@ Layout under the lab's state directory:
                      verify it with), vcenter.json (endpoint, written once it
                      answers), its TLS key pair, datastores/
 
-Standalone: ``python -m lab.vcenter.build [--state-dir DIR] [--port N]``
+Standalone: ``python -m stackproof_lab.vcenter.build [--state-dir DIR] [--port N]``
 builds and prints the command that starts it.
 """
 
@@ -405,7 +405,7 @@ def ensure_built(state_dir: Path, log: Log = None) -> Path:
 def main(argv: list[str] | None = None) -> int:
     repo = HERE.parents[1]
     parser = argparse.ArgumentParser(
-        prog="python -m lab.vcenter.build",
+        prog="python -m stackproof_lab.vcenter.build",
         description="Build the lab vCenter and print the command that "
                     "starts it.")
     parser.add_argument("--state-dir", type=Path, default=repo / ".lab",

@@ -13,8 +13,8 @@ import os
 import secrets
 from pathlib import Path
 
-from lab.layout import HOST, Layout
-from lab.vcenter import build as vcenter_build
+from stackproof_lab.layout import HOST, Layout
+from stackproof_lab.vcenter import build as vcenter_build
 
 Sections = dict[str, dict[str, object]]
 Overrides = dict[str, Sections]
@@ -31,7 +31,7 @@ VMWARE_DRIVER = "vmwareapi.VMwareVCDriver"
 # cluster's capacity; a lost vCenter disables its service with 'set by vmwareapi host_state') only in
 # this periodic task: the lab shows them within seconds.
 UPDATE_RESOURCES_INTERVAL = 10
-# The lab vCenter's datastores are sp-vmfs-1 (cluster 1) and sp-vmfs-2 (cluster 2): see lab/vcenter/README.md.
+# The lab vCenter's datastores are sp-vmfs-1 (cluster 1) and sp-vmfs-2 (cluster 2): see vcenter/README.md.
 DATASTORE_REGEX = "^sp-vmfs-"
 VCENTER_USER = vcenter_build.DEFAULT_USER
 # The NSX logical switch behind every lab network: the lab vCenter's opaque network sp-nsx-tenant has this
@@ -237,7 +237,7 @@ def baseline(layout: Layout) -> dict[str, Sections]:
                     "host": host,
                     "state_path": str(d / f"nova-{host}"),
                     "instances_path": str(d / f"nova-{host}" / "instances"),
-                    # Resolved as nova.virt.lab_kvm (see lab/plugins/stackproof_lab_plugins/compute_launcher.py).
+                    # Resolved as nova.virt.lab_kvm (see plugins/stackproof_lab_plugins/compute_launcher.py).
                     "compute_driver": "lab_kvm.LabKVMDriver",
                 },
                 "oslo_concurrency": _lock(layout, f"nova-{host}"),
@@ -258,7 +258,7 @@ def baseline(layout: Layout) -> dict[str, Sections]:
                 },
                 "vmware": {
                     "host_ip": HOST,
-                    # Through the compute's own link (lab/vcenter_link.py), which a fault can cut.
+                    # Through the compute's own link (stackproof_lab/vcenter_link.py), which a fault can cut.
                     "host_port": layout.port(f"vcenter-link-{host}" if host in VMWARE_COMPUTES else "vcenter"),
                     "host_username": VCENTER_USER,
                     "host_password": s["vcenter"],
@@ -300,7 +300,7 @@ def baseline(layout: Layout) -> dict[str, Sections]:
         "ml2": {
             "type_drivers": "flat,vlan,local",
             "tenant_network_types": "vlan",
-            # lab_binder binds every port without an L2 agent (lab/plugins/stackproof_lab_plugins/ml2.py).
+            # lab_binder binds every port without an L2 agent (stackproof_lab/plugins/stackproof_lab_plugins/ml2.py).
             "mechanism_drivers": "lab_binder",
             "extension_drivers": "port_security",
         },
@@ -427,7 +427,7 @@ def apply_overrides(files: dict[str, Sections], overrides: Overrides) -> dict[st
 
 def render(sections: Sections, *, flat: bool = False) -> str:
     """INI text (or ``key = value`` lines for RabbitMQ's sysctl-like format when ``flat``)."""
-    lines = ["# Written by the stackproof lab (python -m lab up); edits are overwritten."]
+    lines = ["# Written by the stackproof lab (python -m stackproof_lab up); edits are overwritten."]
     for section, options in sections.items():
         if not flat:
             lines.append(f"\n[{section}]")

@@ -12,8 +12,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from lab.errors import LabError
-from lab.layout import Layout
+from stackproof_lab.errors import LabError
+from stackproof_lab.layout import Layout
 
 # Microversions the provisioning code is written against.
 HEADERS = {
@@ -61,7 +61,7 @@ class Cloud:
                 "POST", self.layout.url("keystone", "/v3/auth/tokens?nocatalog"), body, {}, timeout=30
             )
         except LabError as exc:
-            raise LabError(f"keystone does not answer ({exc}); is the lab up? (python -m lab up)") from None
+            raise LabError(f"keystone does not answer ({exc}); is the lab up? (python -m stackproof_lab up)") from None
         if status != 201:
             raise LabError(f"keystone refused {self.username}@{self.project}: HTTP {status} {_snippet(data)}")
         self._token = headers["X-Subject-Token"]

@@ -29,8 +29,8 @@ PORT_OFFSETS = {
     "rabbitmq": 7,
     "rabbitmq-dist": 8,
     "epmd": 9,
-    "vcenter": 10,  # the lab vCenter (lab/vcenter), HTTPS
-    # Each VMware compute's own path to it (lab/vcenter_link.py), which a fault can cut.
+    "vcenter": 10,  # the lab vCenter (stackproof_lab/vcenter), HTTPS
+    # Each VMware compute's own path to it (stackproof_lab/vcenter_link.py), which a fault can cut.
     "vcenter-link-vmware-1": 11,
     "vcenter-link-vmware-2": 12,
 }
@@ -117,11 +117,11 @@ def current() -> Layout:
     try:
         base = int(raw_base)
     except ValueError:
-        from lab.errors import LabError
+        from stackproof_lab.errors import LabError
 
         raise LabError(f"STACKPROOF_LAB_PORT_BASE={raw_base!r} is not a port number") from None
     if not 1024 <= base <= 65000:
-        from lab.errors import LabError
+        from stackproof_lab.errors import LabError
 
         raise LabError(f"STACKPROOF_LAB_PORT_BASE={base} is outside 1024..65000")
     return Layout(state=state, port_base=base)

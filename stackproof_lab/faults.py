@@ -17,14 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from lab import config, data_network, processes, services
-from lab.errors import LabError
-from lab.layout import HOST, REPO, Layout
-from lab.vcenter import build as vcenter_build
-from lab.waiting import wait_for
+from stackproof_lab import config, data_network, processes, services
+from stackproof_lab.errors import LabError
+from stackproof_lab.layout import HOST, REPO, Layout
+from stackproof_lab.vcenter import build as vcenter_build
+from stackproof_lab.waiting import wait_for
 
 RESTART_TIMEOUT = 120
-VCENTER_CONTROL_TIMEOUT = 120  # one vSphere change through lab/vcenter/control.py (~0.3 s measured)
+VCENTER_CONTROL_TIMEOUT = 120  # one vSphere change through stackproof_lab/vcenter/control.py (~0.3 s measured)
 # Nova's periodic resource update runs every update_resources_interval (lab: 10 s) plus the task's own
 # time on a busy machine; three cycles and a margin.
 NOVA_CATCH_UP_TIMEOUT = 3 * config.UPDATE_RESOURCES_INTERVAL + 15
@@ -105,7 +105,7 @@ class TwinCompute(Action):
         return _start_and_wait(layout, self.service)
 
     def clear(self, layout: Layout) -> str:
-        from lab import provision
+        from stackproof_lab import provision
 
         note = f"{self.service}: {services.stop(layout, services.get(self.service))}"
         cloud = provision.admin(layout)
@@ -160,7 +160,7 @@ class VolumeBackendsDown(Action):
 
 
 def _wait_volume_services_down(layout: Layout, backends: tuple[str, ...]) -> str:
-    from lab import provision
+    from stackproof_lab import provision
 
     cloud = provision.admin(layout)
 
@@ -223,7 +223,7 @@ class RenameAggregateKey(Action):
         return self._move(layout, self.renamed, self.key)
 
     def _move(self, layout: Layout, old: str, new: str) -> str:
-        from lab import provision
+        from stackproof_lab import provision
 
         cloud = provision.admin(layout)
         aggregates = cloud.call("compute", "GET", "/os-aggregates")["aggregates"]
@@ -247,11 +247,12 @@ def _vcenter_running(layout: Layout) -> bool:
 
 
 def vcenter_control(layout: Layout, *args: str) -> dict[str, Any]:
-    """Run one lab/vcenter/control.py operation with the lab venv's Python (which has pyvmomi)."""
-    argv = [str(layout.venv_bin / "python"), "-m", "lab.vcenter.control", "--state-dir", str(layout.state), *args]
+    """Run one stackproof_lab/vcenter/control.py operation with the lab venv's Python (which has pyvmomi)."""
+    argv = [str(layout.venv_bin / "python"), "-m", "stackproof_lab.vcenter.control", "--state-dir",
+            str(layout.state), *args]
     env = {**services.base_env(layout), **services.vcenter_env(layout)}
     try:
-        # cwd = the repository, so that `-m lab.vcenter.control` imports this very lab package.
+        # cwd = the repository, so that `-m stackproof_lab.vcenter.control` imports this very lab package.
         result = subprocess.run(
             argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=VCENTER_CONTROL_TIMEOUT
         )
@@ -267,7 +268,7 @@ def vcenter_control(layout: Layout, *args: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class VSphereChange(Action):
-    """A change made through the vSphere API (lab/vcenter/control.py), undone the same way.
+    """A change made through the vSphere API (stackproof_lab/vcenter/control.py), undone the same way.
 
     Inject and clear return once nova has caught up: the VMware compute fronting the cluster reports
     the cluster's capacity (summed over usable hosts) to placement in its periodic resource update,
@@ -304,7 +305,7 @@ class VSphereChange(Action):
 
 def _wait_for_nova_capacity(layout: Layout, cluster: str, capacity: dict[str, Any]) -> str:
     """Wait until placement shows the capacity nova's VMware driver reports for ``cluster``."""
-    from lab import provision
+    from stackproof_lab import provision
 
     host = next((h for h, c in config.VMWARE_COMPUTES.items() if c == cluster), None)
     if host is None or services.health(layout, services.get(f"nova-compute-{host}")) != "up":
@@ -336,7 +337,7 @@ HOST_STATE_REASON = "set by vmwareapi host_state"
 
 
 def _vmware_services(layout: Layout) -> dict[str, dict[str, Any]]:
-    from lab import provision
+    from stackproof_lab import provision
 
     listed = provision.admin(layout).call("compute", "GET", "/os-services?binary=nova-compute")["services"]
     return {s["host"]: s for s in listed if s["host"] in config.VMWARE_COMPUTES}
@@ -345,7 +346,7 @@ def _vmware_services(layout: Layout) -> dict[str, dict[str, Any]]:
 def enable_vmware_services(layout: Layout) -> list[str]:
     """Enable the VMware computes' services their driver disabled when it lost vCenter, as an operator
     does once vCenter is back (a restarted compute never lifts it itself); returns notes."""
-    from lab import provision
+    from stackproof_lab import provision
 
     cloud = provision.admin(layout)
     notes = []
@@ -432,7 +433,7 @@ class AggregateHost(Action):
         return self._move(layout, "remove_host", present=True)
 
     def _move(self, layout: Layout, action: str, present: bool) -> str:
-        from lab import provision
+        from stackproof_lab import provision
 
         cloud = provision.admin(layout)
         aggregate = _aggregate(cloud, self.aggregate)
@@ -458,7 +459,7 @@ class ImageProperty(Action):
         return self._set(layout, self.provisioned)
 
     def _set(self, layout: Layout, value: str | None) -> str:
-        from lab import provision
+        from stackproof_lab import provision
 
         cloud = provision.admin(layout)
         images = cloud.call("image", "GET", f"/images?name={self.image}")["images"]
@@ -490,7 +491,7 @@ class AggregateMetadata(Action):
         return self._set(layout, None)
 
     def _set(self, layout: Layout, value: str | None) -> str:
-        from lab import provision
+        from stackproof_lab import provision
 
         cloud = provision.admin(layout)
         aggregate = _aggregate(cloud, self.aggregate)
@@ -562,7 +563,7 @@ class VolumeTypeSpec(Action):
         return self._set(layout, self.provisioned)
 
     def _set(self, layout: Layout, value: str) -> str:
-        from lab import provision
+        from stackproof_lab import provision
 
         cloud = provision.admin(layout)
         types = cloud.call("volume", "GET", "/types?is_public=None")["volume_types"]
@@ -705,7 +706,7 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "vmware-1-vcenter-unreachable",
-        "the network path from vmware-1 to the lab vCenter is cut (its link, lab/vcenter_link.py, is stopped): "
+        "the network path from vmware-1 to the lab vCenter is cut (its link, vcenter_link.py, is stopped): "
         "the vCenter and every other client carry on; vmware-1's driver cannot reach it and disables its "
         f"service ({HOST_STATE_REASON!r}); clear restores the path and nova enables the service by itself",
         # FO-1 sees the service disabled, FO-6 the signature, FO-4 the vCenter port unreachable from vmware-1.
@@ -820,7 +821,7 @@ def get(name: str) -> Fault:
     try:
         return BY_NAME[name]
     except KeyError:
-        raise LabError(f"no fault named {name!r}; `python -m lab fault list` shows them") from None
+        raise LabError(f"no fault named {name!r}; `python -m stackproof_lab fault list` shows them") from None
 
 
 def active(layout: Layout) -> dict[str, dict[str, Any]]:

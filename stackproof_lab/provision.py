@@ -12,12 +12,12 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from lab import config
-from lab.errors import LabError
-from lab.layout import Layout
-from lab.rest import Cloud
-from lab.vcenter import build as vcenter_build
-from lab.waiting import wait_for
+from stackproof_lab import config
+from stackproof_lab.errors import LabError
+from stackproof_lab.layout import Layout
+from stackproof_lab.rest import Cloud
+from stackproof_lab.vcenter import build as vcenter_build
+from stackproof_lab.waiting import wait_for
 
 # The provisioning stamp (data/bootstrap/<STAMP>.done). Provisioning is idempotent: a new name makes an
 # existing lab provision again and gain what a later lab version added (here: the VMware aggregate).

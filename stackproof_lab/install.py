@@ -18,8 +18,8 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
-from lab.errors import LabError
-from lab.layout import LAB_PACKAGE, Layout
+from stackproof_lab.errors import LabError
+from stackproof_lab.layout import LAB_PACKAGE, Layout
 
 APT_PACKAGES = [
     "mariadb-server",  # private mariadbd instance (binaries only; the system service stays off)
@@ -127,7 +127,7 @@ def install_venv(layout: Layout, log: Path) -> str:
                 [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(copy)],
                 log,
                 timeout=300,
-                what="pip install of lab/plugins",
+                what="pip install of stackproof_lab/plugins",
             )
         plugins_stamp.write_text(plugins_hash)
         notes.append("plugins installed")

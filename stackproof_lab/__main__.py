@@ -1,4 +1,4 @@
-"""``python -m lab up | down | status | logs [SERVICE] | fault inject|clear NAME | fault list [--json]``.
+"""``python -m stackproof_lab up | down | status | logs [SERVICE] | fault inject|clear NAME | fault list [--json]``.
 
 Problems the operator has to act on print one line and exit non-zero; a traceback means a bug.
 """
@@ -10,14 +10,14 @@ import json
 import os
 import sys
 
-from lab import faults, lifecycle, processes, services
-from lab import layout as layout_module
-from lab.errors import LabError
+from stackproof_lab import faults, lifecycle, processes, services
+from stackproof_lab import layout as layout_module
+from stackproof_lab.errors import LabError
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m lab",
+        prog="python -m stackproof_lab",
         description="The stackproof lab: a small OpenStack "
         "on loopback (state dir: $STACKPROOF_LAB_DIR or <repo>/.lab).",
     )

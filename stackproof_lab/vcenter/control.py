@@ -1,7 +1,7 @@
 """Change the lab vCenter through the real vSphere API, as an operator would: the lab's vSphere faults.
 
 Run with the lab venv's Python (it has pyvmomi; the lab itself runs on the suite's Python, which may
-not): ``python -m lab.vcenter.control --state-dir DIR OPERATION ...``. Credentials come from the
+not): ``python -m stackproof_lab.vcenter.control --state-dir DIR OPERATION ...``. Credentials come from the
 environment (``STACKPROOF_VCENTER_USER`` / ``STACKPROOF_VCENTER_PASSWORD``), never from the command
 line. Prints one JSON object saying what it changed, what it read back, and the cluster's capacity as
 nova's VMware driver will report it (so that the lab can wait for nova to catch up); exit status 1
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.vcenter import build
+from stackproof_lab.vcenter import build
 
 TASK_TIMEOUT = 60.0  # seconds; the simulator finishes these tasks at once, a real vCenter within seconds
 
@@ -189,7 +189,8 @@ def run(state_dir: Path, operation: str, args: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.vcenter.control", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m stackproof_lab.vcenter.control",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--state-dir", type=Path, required=True)
     operations = parser.add_subparsers(dest="operation", required=True)
     p = operations.add_parser("drs")

@@ -1,7 +1,7 @@
 """Smoke check of a running lab vCenter with pyvmomi, as a check reads it.
 
 Run with a Python that has pyvmomi (the lab's venv):
-``python -m lab.vcenter.smoke --state-dir DIR``. It reads the inventory
+``python -m stackproof_lab.vcenter.smoke --state-dir DIR``. It reads the inventory
 through the PropertyCollector, checks what the reference architecture asks
 of it, and round-trips DRS to partiallyAutomated and back through
 ReconfigureComputeResource_Task. Exit status 0 when every check passes.
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lab.vcenter import build
+from stackproof_lab.vcenter import build
 
 Props = dict[str, Any]
 
@@ -133,7 +133,7 @@ def check(state_dir: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.vcenter.smoke",
+    parser = argparse.ArgumentParser(prog="python -m stackproof_lab.vcenter.smoke",
                                      description=__doc__)
     parser.add_argument("--state-dir", type=Path,
                         default=build.HERE.parents[1] / ".lab")

@@ -11,9 +11,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from lab import config, services
-from lab.errors import LabError
-from lab.layout import Layout
+from stackproof_lab import config, services
+from stackproof_lab.errors import LabError
+from stackproof_lab.layout import Layout
 
 COMMAND_TIMEOUT = 600  # a schema migration on a busy 2-core machine; bounded all the same
 

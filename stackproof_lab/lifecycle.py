@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from lab import bootstrap, config, data_network, faults, install, processes, provision, services, target
-from lab.errors import LabError
-from lab.layout import Layout
-from lab.progress import Progress
-from lab.vcenter import build as vcenter_build
+from stackproof_lab import bootstrap, config, data_network, faults, install, processes, provision, services, target
+from stackproof_lab.errors import LabError
+from stackproof_lab.layout import Layout
+from stackproof_lab.progress import Progress
+from stackproof_lab.vcenter import build as vcenter_build
 
 START_TIMEOUT = 240  # seconds for one service to answer after start, on a busy 2-core machine
 MILESTONE_TIMEOUT = 420
