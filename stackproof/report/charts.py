@@ -38,7 +38,7 @@ def detection_matrix(report: RunReport) -> str | None:
     controls = sorted({c for fault in catalogue for c in fault.get("controls", [])} | set(outcome))
     label_width = 8 + 7 * max(len(f["name"]) for f in catalogue)
     top = 92
-    width = label_width + CELL * len(controls) + 20
+    width = max(label_width + CELL * len(controls) + 20, 720)  # the legend needs the room
     height = top + CELL * len(catalogue) + 40
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="sp-matrix" role="img" width="{width}" '
              f'height="{height}" font-family="sans-serif" font-size="11">',
