@@ -21,6 +21,7 @@ from stackproof.reports import client_versions
 from stackproof.runstate import RunState
 
 REPORT_KEY = pytest.StashKey[RunReport]()
+WRITING_KEY = pytest.StashKey[float]()
 DESELECTED_KEY = "stackproof_deselected"  # in an xdist worker's workeroutput
 CASE_FIELDS = ("expected", "found", "where")
 REQUESTS_PROPERTY = "requests"
@@ -177,10 +178,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(config, "workerinput"):
         config.workeroutput[DESELECTED_KEY] = sorted(set(state.deselected))  # type: ignore[attr-defined]
         return
+    began = time.monotonic()
     report = build(state, session.exitstatus)
     report.exit_status = report.exit_code()
     session.exitstatus = report.exit_status
     config.stash[REPORT_KEY] = report
+    config.stash[WRITING_KEY] = began
 
 
 @pytest.hookimpl(trylast=True)
@@ -192,4 +195,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     junit.write(report, state.outputs)
     evidence.attach_requests(report, state.report_dir)
     path = evidence.write(report, state.outputs)
-    print(f"stackproof: evidence written to {path}")
+    # From the end of the checks: the model, report.html (pytest-html), junit.xml and evidence.json.
+    took = time.monotonic() - config.stash.get(WRITING_KEY, time.monotonic())
+    print(f"stackproof: evidence written to {path} (reports written in {took:.2f} s)")
