@@ -144,9 +144,11 @@ def write_outputs(report: model.RunReport, directory: Path) -> None:
     """junit.xml, report.html and evidence.json of a merged run into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     junit.write(report, directory)
-    path = evidence.write(report, directory)
-    render_html(path, directory / "report.html")
-    evidence.write(report, directory)  # again, now with the page's hash
+    with tempfile.TemporaryDirectory(prefix="stackproof-merge-") as scratch:
+        draft = Path(scratch) / model.EVIDENCE  # what the page is drawn from; the evidence hashes the page
+        draft.write_text(model.to_json(report), encoding="utf-8")
+        render_html(draft, directory / "report.html")
+    evidence.write(report, directory)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:

@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from stackproof import exitcodes
 from stackproof.plugin.selection import shard_of
+from stackproof.report import evidence
+from stackproof.report.model import Case, RunReport
 
 CHECKS = """
 @pytest.mark.control("SP-AGG-001", title="Filters", statement="Scheduler filters are on.")
@@ -78,23 +83,34 @@ def test_shards_split_the_controls_and_merge_into_one_run(project) -> None:
     assert {"junit.xml", "report.html"} <= set(evidence["files_sha256"])
 
 
-def test_merge_refuses_parts_of_different_targets_versions_or_twice(project) -> None:
-    project.check("placement/test_s.py", CHECKS)
-    for k in (1, 2):
-        project.run("--shard", f"{k}/2", "--run-id", f"part{k}")
-    part1, part2 = (project.path / "reports" / f"part{k}" for k in (1, 2))
-    twice = project.stackproof("merge", str(part1), str(part1 / "evidence.json"))
-    assert twice.returncode == exitcodes.BAD_INPUT and "is in both" in twice.stderr, twice.stderr
-    for field, value, message in (("target", {"name": "prod-east"}, "different target (fake / prod-east)"),
-                                  ("client_versions", {"stackproof": "9.9"}, "different stackproof version")):
-        evidence = json.loads((part2 / "evidence.json").read_text())
-        evidence[field] = evidence[field] | value
-        (part2 / "evidence.json").write_text(json.dumps(evidence))
-        refused = project.stackproof("merge", str(part1), str(part2))
+def part(directory: Path, run_id: str, control: str, **fields) -> Path:
+    report = RunReport(run_id=run_id, target={"name": "fake"}, client_versions={"stackproof": "0.1.0"},
+                       cases=[Case(f"suites/x.py::test_{control}", control, "t", "s", "readonly", "placement")])
+    for key, value in fields.items():
+        setattr(report, key, value)
+    (directory / run_id).mkdir()
+    evidence.write(report, directory / run_id)
+    return directory / run_id
+
+
+def merge(*parts: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stackproof.cli", "merge", *map(str, parts)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_merge_refuses_parts_of_different_targets_versions_or_twice(tmp_path: Path) -> None:
+    first = part(tmp_path, "part1", "SP-AGG-001")
+    for other, message in (
+            (first / "evidence.json", "SP-AGG-001 (suites/x.py::test_SP-AGG-001) is in both"),
+            (part(tmp_path, "part2", "SP-AGG-002", target={"name": "prod-east"}),
+             "different target (fake / prod-east)"),
+            (part(tmp_path, "part3", "SP-AGG-003", client_versions={"stackproof": "9.9"}),
+             "different stackproof version (0.1.0 / 9.9)"),
+            (part(tmp_path, "part4", "SP-AGG-004", service_versions={"fake": {"compute": {"api_version": "2.1"}}}),
+             "different service versions")):
+        refused = merge(first, other)
         assert refused.returncode == exitcodes.BAD_INPUT, refused.stdout + refused.stderr
         assert message in refused.stderr and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
-        evidence[field] = json.loads((part1 / "evidence.json").read_text())[field]
-        (part2 / "evidence.json").write_text(json.dumps(evidence))
 
 
 def test_shard_assignment() -> None:

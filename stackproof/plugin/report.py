@@ -22,6 +22,7 @@ from stackproof.runstate import RunState
 
 REPORT_KEY = pytest.StashKey[RunReport]()
 WRITING_KEY = pytest.StashKey[float]()
+INDEX_KEY = pytest.StashKey[dict]()  # a replayed run's cases by node ID
 DESELECTED_KEY = "stackproof_deselected"  # in an xdist worker's workeroutput
 CASE_FIELDS = ("expected", "found", "where")
 REQUESTS_PROPERTY = "requests"
@@ -36,8 +37,10 @@ def case_of(config: pytest.Config, nodeid: str) -> Case | None:
     state = run_state(config)
     if state is not None:
         return state.cases.get(nodeid)
-    report = finished_report(config)
-    return next((c for c in report.cases if c.nodeid == nodeid), None) if report else None
+    if INDEX_KEY not in config.stash:
+        report = finished_report(config)
+        config.stash[INDEX_KEY] = {c.nodeid: c for c in report.cases} if report else {}
+    return config.stash[INDEX_KEY].get(nodeid)
 
 
 # -- every process: what a failing check's report carries ------------------------------------------------

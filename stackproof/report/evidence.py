@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from stackproof import apilog, secrets
-from stackproof.report.model import EVIDENCE, RunReport
+from stackproof.report.model import EVIDENCE, RunReport, to_json
 from stackproof.reports import sha256
 
 REQUEST_FIELDS = ("method", "path", "status", "request_id", "seconds", "at", "error")
@@ -41,6 +40,5 @@ def write(report: RunReport, directory: Path) -> Path:
         secrets.scrub_file(path)
     report.files_sha256 = {path.relative_to(directory).as_posix(): sha256(path) for path in files}
     out = directory / EVIDENCE
-    text = json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str)
-    out.write_text(secrets.redact(text), encoding="utf-8")
+    out.write_text(secrets.redact(to_json(report)), encoding="utf-8")
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,8 @@ class Case:
         return (raised or lines or [self.outcome])[-1][:300]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow: asdict() deep-copies every request record, which dominates writing a large run.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Case:
@@ -198,6 +199,20 @@ class RunReport:
         values.setdefault("target", {})
         cases = [Case.from_dict(entry) for entry in data.get("controls", [])]
         return cls(**values, cases=cases)
+
+
+def to_json(report: RunReport) -> str:
+    """evidence.json's text: the run's fields one per line, each control on a line of its own (readable,
+    diffable, and written by json's C encoder, which indenting would turn off)."""
+    data = report.to_dict()
+    cases = data.pop("controls")
+    def dump(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, default=str)
+
+    lines = [f"  {json.dumps(key)}: {dump(value)}" for key, value in sorted(data.items())]
+    body = ",\n".join(f"    {dump(case)}" for case in cases)
+    lines.append(f'  "controls": [\n{body}\n  ]' if cases else '  "controls": []')
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def evidence_path(source: Path | str) -> Path:
