@@ -129,3 +129,12 @@ def test_a_waiver_covers_its_last_day_and_its_scope_only() -> None:
     statuses = waivers.Waivers([waiver], "prod", "run1", dt.date(2030, 7, 1)).statuses(set())
     assert statuses == [{"control": "SP-AGG-011", "justification": "accepted until the fix lands",
                          "expires": "2030-06-30", "scope": {"target": "prod"}, "status": "expired"}]
+
+
+def test_the_readme_waivers_example_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = next(block.split("```", 1)[0] for block in readme.split("```yaml\n")[1:] if block.startswith("waivers:"))
+    path = tmp_path / "waivers.yaml"
+    path.write_text(example)
+    (loaded,) = waivers.load(path)
+    assert loaded.control == "SP-AGG-011" and loaded.scope.target == "prod-east"
