@@ -18,24 +18,22 @@ def note(what):
         f.write(f"{what} {os.getpid()} {time.time():.6f}\\n")
 """
 
-CHECKS = NOTE + """
-@pytest.mark.control("SP-FO-001", title="Service up", statement="It must be monitored.")
+
+
+def reads(control: str, area: str, label: str) -> str:
+    """A module of four readonly checks (one control's variants) that note when they run."""
+    return NOTE + f"""
+@pytest.mark.control("{control}", title="Reads", statement="Something holds.")
 @pytest.mark.readonly
-@pytest.mark.failover
+@pytest.mark.{area}
 @pytest.mark.parametrize("i", range(4))
 def test_read(i):
-    note(f"start-read-{i}"); time.sleep(0.3); note(f"end-read-{i}")
+    note(f"start-{label}-{{i}}"); time.sleep(0.3); note(f"end-{label}-{{i}}")
 """
 
-# A second module: --dist loadscope hands each module to one worker.
-OTHER = NOTE + """
-@pytest.mark.control("SP-AGG-001", title="Filters", statement="Scheduler filters are on.")
-@pytest.mark.readonly
-@pytest.mark.placement
-@pytest.mark.parametrize("i", range(4))
-def test_other_read(i):
-    note(f"start-read-p{i}"); time.sleep(0.3); note(f"end-read-p{i}")
-"""
+
+# Two modules: --dist loadscope hands each module to one worker.
+CHECKS, OTHER = reads("SP-FO-001", "failover", "read"), reads("SP-AGG-001", "placement", "read-p")
 
 DISRUPTIVE = NOTE + """
 @pytest.mark.control("SP-FO-007", title="Kill compute", statement="Its loss is detected.")
