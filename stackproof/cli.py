@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from stackproof import exitcodes, reports, secrets
+from stackproof import exitcodes, reports, secrets, shards
 from stackproof.controls import AREAS, Control, collect_controls, table
 from stackproof.errors import EXIT_BAD_INPUT, StackproofError
 from stackproof.report import compare, evidence, junit, merge, model
@@ -78,8 +78,8 @@ def _phases(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
     parallel_tier = {"all": "full", "disruptive": None}.get(args.tier, args.tier)
     if parallel_tier:
         phases.append((PARALLEL, argparse.Namespace(**vars(args) | {"tier": parallel_tier})))
-    shard = args.shard and int(args.shard.split("/", 1)[0])
-    if args.tier in ("all", "disruptive") and shard in (None, 0, 1):
+    in_this_shard = args.shard is None or shards.parse(args.shard)[0] == shards.DISRUPTIVE_SHARD
+    if args.tier in ("all", "disruptive") and in_this_shard:
         phases.append((DISRUPTIVE, argparse.Namespace(**vars(args) | {"tier": "disruptive", "workers": 0})))
     return phases
 
@@ -104,16 +104,22 @@ def _run_phases(args: argparse.Namespace, run_pytest) -> int:
     if len(phases) == 1:
         return int(run_pytest(_phase_args(args, phases[0][1], None)))
     run_dir = Path(args.reports_dir or _suites(args).parent / "reports") / args.run_id
+    codes: dict[str, int] = {}
     for name, phase in phases:
         print(f"stackproof: run {args.run_id}, phase {name}", flush=True)
-        code = int(run_pytest(_phase_args(args, phase, name)))
-        if code in (exitcodes.INTERRUPTED, exitcodes.INTERNAL, exitcodes.BAD_INPUT):
+        codes[name] = int(run_pytest(_phase_args(args, phase, name)))
+        if codes[name] in (exitcodes.INTERRUPTED, exitcodes.INTERNAL, exitcodes.BAD_INPUT):
             break  # an interrupted or broken run does not go on to disrupt the cloud
-    parts = [(name, model.load(run_dir / "phases" / name)) for name, _ in phases
+    parts = [(name, model.load(run_dir / "phases" / name)) for name in codes
              if (run_dir / "phases" / name / model.EVIDENCE).is_file()]
     if not parts:
-        return code
+        return max(codes.values())
     merged = merge.merge(parts, run_id=args.run_id)
+    for name, code in codes.items():
+        if name not in dict(parts):  # stopped before it wrote reports (bad input, say): its code counts
+            merged.phases.append({"run_id": args.run_id, "label": name, "exit_status": code})
+            merged.notes.append(f"phase {name} ended with exit code {code} before writing its reports")
+    merged.exit_status = merged.exit_code()
     write_outputs(merged, run_dir)
     print(f"stackproof: run {merged.run_id}: {len(parts)} phase(s) merged into {run_dir}; "
           f"exit code {merged.exit_code()}: {exitcodes.MEANING[merged.exit_code()]}")

@@ -69,7 +69,7 @@ def test_sigterm_to_the_controller_audits_after_the_workers_cleaned_up(project) 
     wait_for_files(project, proc, "a-created", "b-ready")
     assert len(project.fake.store["volumes"]) == 1
     proc.send_signal(signal.SIGTERM)  # the controller only, as CI and `timeout` do: the workers get nothing
-    out, _ = proc.communicate(timeout=120)
+    out, _ = proc.communicate(timeout=180)
     assert proc.returncode == exitcodes.INTERRUPTED, out
     assert "interrupting worker gw" in out
     assert project.fake.store["volumes"] == {}, "the worker deleted its volume before exiting"
@@ -105,9 +105,15 @@ def test_a_second_interrupt_stops_the_cleanup_and_the_evidence_lists_what_is_lef
     proc = start(project)
     wait_for_files(project, proc, "created")
     proc.send_signal(signal.SIGINT)
-    time.sleep(3.0)  # the clean-up is waiting for the server; a second Ctrl-C, past the duplicate window
+    first = time.monotonic()
+    deadline = first + 60
+    while not any(method == "DELETE" and "/servers/" in path for method, path in project.fake.requests):
+        assert time.monotonic() < deadline and proc.poll() is None, "the clean-up never started"
+        time.sleep(0.1)
+    # The clean-up now waits for the server to go; a second Ctrl-C, past the duplicate window.
+    time.sleep(max(0.0, first + 3.0 - time.monotonic()))
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    out, _ = proc.communicate(timeout=120)
     assert proc.returncode == exitcodes.INTERRUPTED, out
     volumes = sorted(v["name"] for v in project.fake.store["volumes"].values())
     assert len(volumes) == 2, "the second interrupt stopped the clean-up before the volumes"

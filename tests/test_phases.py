@@ -99,3 +99,10 @@ def test_without_the_opt_in_the_disruptive_phase_reports_why_nothing_ran(project
     assert set(skipped) == {"SP-FO-007", "SP-FO-008"}
     assert all("--allow-disruptive=fake" in reason for reason in skipped.values())
     assert "not evaluated: disruptive check" in result.stdout
+
+
+def test_a_bad_shard_is_one_line(project) -> None:
+    project.check("failover/test_fo.py", CHECKS)
+    result = project.stackproof("run", "--tier", "all", "--shard", "4/3")
+    assert result.returncode == 4 and result.stderr.strip() == (
+        "stackproof: --shard 4/3: expected K/N with 1 <= K <= N, e.g. --shard 2/3")

@@ -10,9 +10,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from stackproof import exitcodes
-from stackproof.plugin.selection import shard_of
 from stackproof.report import evidence
 from stackproof.report.model import Case, RunReport
+from stackproof.shards import shard_of
 
 CHECKS = """
 @pytest.mark.control("SP-AGG-001", title="Filters", statement="Scheduler filters are on.")
