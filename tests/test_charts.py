@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 
-from stackproof.report import charts
+import pytest
+
+from stackproof.report import catalogue, charts
 from stackproof.report.model import Case, RunReport
 
 
@@ -40,3 +44,21 @@ def test_measures_are_drawn_against_their_bounds() -> None:
     assert bars == {"detection_seconds": charts.GREEN, "recovery_seconds": charts.RED}
     assert "41 s (bound 70 s)" in svg and "95.5 s (bound 70 s)" in svg and "resource update interval 60 s" in svg
     assert charts.measures_chart(RunReport(run_id="r", target={}, cases=[case("SP-FO-001", "passed")])) is None
+
+
+def test_the_lab_catalogue_comes_from_the_lab_program_not_an_import(tmp_path) -> None:
+    """`python -m stackproof_lab fault list --json`, run beside the checks; it needs no running lab."""
+    repo = Path(__file__).resolve().parents[1]
+    assert catalogue.LabCatalogue.available(repo) and not catalogue.LabCatalogue.available(tmp_path)
+    faults, note = catalogue.LabCatalogue(repo, tmp_path / "no-lab").result()
+    assert note is None and faults, note
+    assert all(set(f) >= {"name", "controls", "active"} for f in faults)
+    assert any("SP-AGG-011" in f["controls"] for f in faults)
+    assert not any(name.startswith("stackproof_lab") for name in sys.modules), "the suite never imports the lab"
+
+
+def test_a_broken_catalogue_file_is_one_line(tmp_path) -> None:
+    path = tmp_path / "catalogue.json"
+    path.write_text('{"not": "a list"}')
+    with pytest.raises(catalogue.CatalogueError, match="not a fault catalogue"):
+        catalogue.from_file(path)
