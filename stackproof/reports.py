@@ -39,7 +39,7 @@ def prepare(reports_root: Path, run_id: str) -> Path:
 
 
 def client_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
+    versions = {"python": platform.python_version(), "platform": platform.platform()}
     for name in CLIENT_PACKAGES:
         try:
             versions[name] = metadata.version(name)

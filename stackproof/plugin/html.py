@@ -18,9 +18,10 @@ from stackproof.plugin.run import run_state
 from stackproof.report import html
 from stackproof.report.model import RunReport
 
-#: pytest-metadata's defaults that are dumps of internals (dicts of plugins and packages), not facts a
-#: reader needs: the client versions say what matters.
-METADATA_DROPPED = ("Packages", "Plugins")
+#: pytest-metadata's defaults: dumps of internals (dicts of plugins and packages), and the Python and platform
+#: of the process drawing the page, which for a merged run is not the one that ran it. The run's own client
+#: versions (Python and platform included) say what matters.
+METADATA_DROPPED = ("Packages", "Plugins", "Python", "Platform")
 
 
 def _page_report(config: pytest.Config) -> RunReport | None:
