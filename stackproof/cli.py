@@ -6,11 +6,13 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
-from stackproof import secrets
+from stackproof import exitcodes, reports, secrets, shards
 from stackproof.controls import AREAS, Control, collect_controls, table
 from stackproof.errors import EXIT_BAD_INPUT, StackproofError
+from stackproof.report import compare, evidence, junit, merge, model
 
 # The checkout this package runs from (the tox envs install it editable), where suites/ and .lab/ live.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +53,126 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("stackproof: the disruptive tier needs --allow-disruptive=<target name>; every check would be "
               "skipped otherwise", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return int(pytest.main(_pytest_args(args)))
+    return _run_phases(args, pytest.main)
+
+
+# -- one run in two phases --------------------------------------------------------------------------------
+PARALLEL, DISRUPTIVE = "parallel", "disruptive"
+
+
+def _pytest_option(pytest_args: list[str], name: str) -> str | None:
+    """The value of `name` among the arguments passed through to pytest (`--name V` or `--name=V`)."""
+    value = None
+    for index, arg in enumerate(pytest_args):
+        if arg == name and index + 1 < len(pytest_args):
+            value = pytest_args[index + 1]
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def _phases(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
+    """The phases of a run: the readonly and workload checks in parallel (xdist), then the disruptive ones
+    in one process, never beside another check. Each phase is one pytest session of the same run."""
+    phases = []
+    parallel_tier = {"all": "full", "disruptive": None}.get(args.tier, args.tier)
+    if parallel_tier:
+        phases.append((PARALLEL, argparse.Namespace(**vars(args) | {"tier": parallel_tier})))
+    in_this_shard = args.shard is None or shards.parse(args.shard)[0] == shards.DISRUPTIVE_SHARD
+    if args.tier in ("all", "disruptive") and in_this_shard:
+        phases.append((DISRUPTIVE, argparse.Namespace(**vars(args) | {"tier": "disruptive", "workers": 0})))
+    return phases
+
+
+def _phase_args(args: argparse.Namespace, phase: argparse.Namespace, name: str | None) -> list[str]:
+    extra = ["--tier-label", args.tier, "--run-id", phase.run_id]
+    for option, value in (("--shard", args.shard), ("--waivers", args.waivers), ("--reports-dir", args.reports_dir),
+                          ("--fault-catalogue", args.fault_catalogue), ("--phase", name)):
+        if value:
+            extra += [option, value]
+    return _pytest_args(phase) + extra
+
+
+def _run_phases(args: argparse.Namespace, run_pytest) -> int:
+    args.run_id = args.run_id or _pytest_option(args.pytest_args, "--run-id") or reports.new_run_id()
+    args.reports_dir = args.reports_dir or _pytest_option(args.pytest_args, "--reports-dir")
+    phases = _phases(args)
+    if not phases:
+        print(f"stackproof: shard {args.shard} holds no {args.tier} check (disruptive checks all run in shard 1)",
+              file=sys.stderr)
+        return exitcodes.NOTHING_EVALUATED
+    if len(phases) == 1:
+        return int(run_pytest(_phase_args(args, phases[0][1], None)))
+    run_dir = Path(args.reports_dir or _suites(args).parent / "reports") / args.run_id
+    codes: dict[str, int] = {}
+    for name, phase in phases:
+        print(f"stackproof: run {args.run_id}, phase {name}", flush=True)
+        codes[name] = int(run_pytest(_phase_args(args, phase, name)))
+        if codes[name] in (exitcodes.INTERRUPTED, exitcodes.INTERNAL, exitcodes.BAD_INPUT):
+            break  # an interrupted or broken run does not go on to disrupt the cloud
+    parts = [(name, model.load(run_dir / "phases" / name)) for name in codes
+             if (run_dir / "phases" / name / model.EVIDENCE).is_file()]
+    if not parts:
+        return max(codes.values())
+    merged = merge.merge(parts, run_id=args.run_id)
+    for name, code in codes.items():
+        if name not in dict(parts):  # stopped before it wrote reports (bad input, say): its code counts
+            merged.phases.append({"run_id": args.run_id, "label": name, "exit_status": code})
+            merged.notes.append(f"phase {name} ended with exit code {code} before writing its reports")
+    merged.exit_status = merged.exit_code()
+    write_outputs(merged, run_dir)
+    print(f"stackproof: run {merged.run_id}: {len(parts)} phase(s) merged into {run_dir}; "
+          f"exit code {merged.exit_code()}: {exitcodes.MEANING[merged.exit_code()]}")
+    return merged.exit_code()
+
+
+def _suites(args: argparse.Namespace) -> Path:
+    return Path(args.suites) if args.suites else PROJECT_ROOT / "suites"
+
+
+# -- reports of merged runs, and comparison ---------------------------------------------------------------
+def render_html(evidence_file: Path, html_path: Path) -> None:
+    """Draw the HTML report of a finished run from its evidence, through pytest-html and the same hooks as a
+    live run (stackproof/plugin/replay.py)."""
+    import pytest
+
+    with tempfile.TemporaryDirectory(prefix="stackproof-html-") as empty:
+        ini = Path(empty) / "pytest.ini"
+        ini.write_text("[pytest]\n", encoding="utf-8")
+        pytest.main(["-c", str(ini), "--rootdir", empty, "-p", "stackproof.plugin.replay", "-p", "no:cacheprovider",
+                     "-p", "no:terminal", "--replay-evidence", str(evidence_file), "--html", str(html_path),
+                     "--self-contained-html", empty])
+    if not html_path.is_file():
+        raise StackproofError(f"the HTML report {html_path} could not be drawn")
+
+
+def write_outputs(report: model.RunReport, directory: Path) -> None:
+    """junit.xml, report.html and evidence.json of a merged run into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    junit.write(report, directory)
+    with tempfile.TemporaryDirectory(prefix="stackproof-merge-") as scratch:
+        draft = Path(scratch) / model.EVIDENCE  # what the page is drawn from; the evidence hashes the page
+        draft.write_text(model.to_json(report), encoding="utf-8")
+        render_html(draft, directory / "report.html")
+    evidence.write(report, directory)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    merged = merge.merge(merge.load_parts(args.dirs), run_id=args.run_id)
+    root = Path(args.reports_dir or PROJECT_ROOT / "reports")
+    directory = Path(args.output) if args.output else reports.prepare(root, merged.run_id)
+    write_outputs(merged, directory)
+    print(f"stackproof: merged {len(args.dirs)} run(s) into run {merged.run_id} in {directory}")
+    code = merged.exit_code()
+    print(f"exit code {code}: {exitcodes.MEANING[code]}")
+    return code
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    result = compare.compare(model.load(args.run_a), model.load(args.run_b), threshold=args.threshold / 100,
+                             min_seconds=args.min_seconds)
+    print("\n".join(compare.render(result, args.threshold / 100)))
+    return result.exit_code()
 
 
 class _ControlCollector:
@@ -144,6 +265,38 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _add_report_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--shard", default=None, metavar="K/N",
+                     help="run shard K of N of the controls (disruptive ones all in shard 1); see merge")
+    run.add_argument("--waivers", default=None, metavar="FILE",
+                     help="waivers file (control, justification, expiry date, optional scope)")
+    run.add_argument("--reports-dir", default=None, help="where run directories go (default: reports/)")
+    run.add_argument("--fault-catalogue", default=None, metavar="FILE",
+                     help="the lab's fault catalogue (JSON) for the report's detection matrix")
+
+
+def _add_report_commands(sub) -> None:
+    merging = sub.add_parser(
+        "merge", help="merge report directories (shards, phases) into one run's JUnit, HTML and evidence",
+        epilog="example: stackproof merge reports/run-a reports/run-b --output reports/nightly")
+    merging.add_argument("dirs", nargs="+", metavar="DIR", help="report directories or evidence.json files")
+    merging.add_argument("--output", default=None, help="directory to write (default: reports/<merged run id>)")
+    merging.add_argument("--run-id", default=None, help="the merged run's ID (default: new, or the parts' own)")
+    merging.add_argument("--reports-dir", default=None, help="where run directories go (default: reports/)")
+    merging.set_defaults(func=cmd_merge)
+
+    comparing = sub.add_parser(
+        "compare", help="compare two runs: newly red, fixed, still red, slower, new and removed controls",
+        epilog="example: stackproof compare reports/20250101120000ab12 reports/latest  (exit 1 on a regression)")
+    comparing.add_argument("run_a", metavar="RUN_A", help="the earlier run: report directory or evidence.json")
+    comparing.add_argument("run_b", metavar="RUN_B", help="the later run")
+    comparing.add_argument("--threshold", type=float, default=compare.THRESHOLD * 100, metavar="PERCENT",
+                           help="slower means more than this much slower (default %(default)g%%)")
+    comparing.add_argument("--min-seconds", type=float, default=compare.MIN_SECONDS,
+                           help="... and at least this many seconds slower (default %(default)g)")
+    comparing.set_defaults(func=cmd_compare)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="stackproof", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -156,8 +309,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-disruptive", default=None, metavar="TARGET_NAME")
     run.add_argument("--run-id", default=None)
     run.add_argument("--suites", default=None, help="the suites directory (default: this checkout's)")
+    _add_report_arguments(run)
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest")
     run.set_defaults(func=cmd_run)
+    _add_report_commands(sub)
 
     controls = sub.add_parser("controls", help="list the controls (ID, tier, area, title)")
     controls.add_argument("--json", action="store_true")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -65,6 +66,12 @@ class SuiteProject:
             "suites", "--target", str(self.path / "stackproof.yaml"), "-p", "no:cacheprovider", *args,
             timeout=timeout,
         )
+
+    def stackproof(self, command: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """`stackproof COMMAND ARGS` in a subprocess; `run` gets this project's suites and target."""
+        own = ["--suites", str(self.path / "suites"), "--target", str(self.path / "stackproof.yaml")]
+        return subprocess.run([sys.executable, "-m", "stackproof.cli", command, *(own if command == "run" else []),
+                               *args], capture_output=True, text=True, timeout=timeout, cwd=self.path)
 
     def run_dirs(self) -> list[Path]:
         return sorted(p for p in (self.path / "reports").iterdir() if p.is_dir() and not p.is_symlink())
