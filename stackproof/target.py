@@ -146,6 +146,24 @@ class Failover(_Strict):
     resource_update_interval: int = Field(default=60, gt=0)
 
 
+class VolumeSteering(_Strict):
+    """How the deployment keeps a server booted from a volume on the hypervisor family its volume type serves
+    (nova skips its image-type pre-filter for boot from volume, so images alone do not steer it)."""
+
+    mechanism: Literal["availability_zones", "declared"] = Field(
+        description="availability_zones: one zone per hypervisor family, volume types whose backends sit in their "
+                    "family's zone, and nova's [cinder] cross_az_attach=False (verified in the cloud); declared: a "
+                    "policy outside what the cloud's APIs show (reported as declared, proven by the workload check)")
+    policy: str | None = Field(
+        default=None, description="for mechanism 'declared': the policy in the operator's words, for the report")
+
+    @model_validator(mode="after")
+    def _policy_for_declared(self) -> VolumeSteering:
+        if self.mechanism == "declared" and not (self.policy or "").strip():
+            raise ValueError("mechanism 'declared' needs the policy, in words, under 'policy'")
+        return self
+
+
 class Architecture(_Strict):
     aggregates: list[Aggregate] = Field(default_factory=list)
     image_policy: ImagePolicy | None = None
@@ -153,6 +171,8 @@ class Architecture(_Strict):
     datastore_pattern: str | None = None
     data_network: DataNetwork | None = None
     volume_types: list[VolumeType] = Field(default_factory=list)
+    volume_steering: VolumeSteering | None = Field(
+        default=None, description="the mechanism expected to steer volume-backed servers; unset: any working one")
     failover: Failover | None = None
 
     @field_validator("datastore_pattern")

@@ -56,6 +56,12 @@ SCHEDULER_FILTERS = [
 CINDER_HOST = "lab-storage"  # cinder-volume's [DEFAULT] host: its services are <host>@<backend>
 CINDER_BACKEND = "lab-kvm"  # file volumes with NFS connection info, for KVM servers
 VMDK_BACKEND = "lab-vmdk"  # cinder's own VMwareVcVmdkDriver against the lab vCenter, for VMware servers
+# One availability zone per hypervisor family (= per aggregate) and the volume backend of that family in the
+# same zone. With nova's [cinder] cross_az_attach=False a volume-backed server is scheduled into its volume's
+# zone (nova.compute.api._validate_vol_az_for_create), so an NFS volume never lands on a VMware compute (whose
+# driver has no NFS handler) nor a VMDK volume on KVM. Neither zone is "nova": nova does not pin a server to
+# a volume zone equal to its own default_availability_zone.
+AVAILABILITY_ZONES = {"kvm": "az-kvm", "vmware": "az-vmware"}
 DATABASES = ("keystone", "glance", "placement", "nova_api", "nova_cell0", "nova_cell1", "neutron", "cinder")
 SERVICE_USERS = ("glance", "placement", "nova", "neutron", "cinder")
 
@@ -203,7 +209,9 @@ def baseline(layout: Layout) -> dict[str, Sections]:
         "api": {"auth_strategy": "keystone"},
         "placement": _auth(layout, s, "nova"),
         "neutron": _auth(layout, s, "nova"),
-        "cinder": {**_auth(layout, s, "nova"), "os_region_name": REGION},
+        # cross_az_attach=False: volumes attach only to servers of their own zone, and a server booted from a
+        # volume goes to the volume's zone (see AVAILABILITY_ZONES). Read by nova-api and the computes.
+        "cinder": {**_auth(layout, s, "nova"), "os_region_name": REGION, "cross_az_attach": False},
         "glance": {"region_name": REGION},
         # Nova sends its service token along with the user's (required for volume detach by cinder).
         "service_user": _auth(layout, s, "nova", send_service_user_token=True),
@@ -255,6 +263,11 @@ def baseline(layout: Layout) -> dict[str, Sections]:
                     # nova's own VMware driver: the compute talks to vCenter, which places the VM by DRS.
                     "compute_driver": VMWARE_DRIVER,
                     "update_resources_interval": UPDATE_RESOURCES_INTERVAL,
+                    # nova 34 runs nova-compute on native threads by default, but oslo.vmware's SOAP client
+                    # (suds) is not thread-safe: under concurrent boots and deletes a reply was unmarshalled as an
+                    # empty RetrieveResult ("'returnval' object has no attribute 'objects'", a cluster of 0
+                    # VCPUs) and the instance went to ERROR. Green threads switch only on I/O, as nova always ran.
+                    "concurrency_backend": "eventlet",
                 },
                 "vmware": {
                     "host_ip": HOST,
@@ -329,6 +342,10 @@ def baseline(layout: Layout) -> dict[str, Sections]:
             # Default 60: cinder-scheduler waits (without heartbeats) until every backend whose record
             # is up has sent its capabilities; the VMDK backend never does while the vCenter is away.
             "scheduler_driver_init_wait_time": 10,
+            # Volumes of a type without RESKEY:availability_zones (and the services of backends without a
+            # zone of their own) are in the KVM zone: the general-purpose side.
+            "storage_availability_zone": AVAILABILITY_ZONES["kvm"],
+            "default_availability_zone": AVAILABILITY_ZONES["kvm"],
         },
         "database": {"connection": db_url(layout, s, "cinder")},
         "keystone_authtoken": _authtoken(layout, s, "cinder"),
@@ -345,6 +362,7 @@ def baseline(layout: Layout) -> dict[str, Sections]:
         CINDER_BACKEND: {
             "volume_driver": "stackproof_lab_plugins.volume.LabFileVolumeDriver",
             "volume_backend_name": CINDER_BACKEND,
+            "backend_availability_zone": AVAILABILITY_ZONES["kvm"],
             "lab_volumes_dir": str(d / "cinder" / CINDER_BACKEND),
             "lab_export": f"{HOST}:{d / 'cinder' / CINDER_BACKEND}",
         },
@@ -354,6 +372,7 @@ def baseline(layout: Layout) -> dict[str, Sections]:
         VMDK_BACKEND: {
             "volume_driver": "cinder.volume.drivers.vmware.vmdk.VMwareVcVmdkDriver",
             "volume_backend_name": VMDK_BACKEND,
+            "backend_availability_zone": AVAILABILITY_ZONES["vmware"],
             "vmware_host_ip": HOST,
             "vmware_host_port": layout.port("vcenter"),
             "vmware_host_username": VCENTER_USER,

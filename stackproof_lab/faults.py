@@ -608,7 +608,7 @@ FAULTS: list[Fault] = [
         f"cinder-volume is stopped (both backends, {config.CINDER_BACKEND} and {config.VMDK_BACKEND}): "
         "they report down, volumes cannot be created",
         # BLK-1 sees both down; every workload check needs a new volume.
-        ("SP-BLK-001", "SP-BLK-006", "SP-BLK-007", "SP-BLK-008", "SP-BLK-009"),
+        ("SP-BLK-001", "SP-BLK-006", "SP-BLK-007", "SP-BLK-008", "SP-BLK-009", "SP-BLK-012"),
         VolumeBackendsDown(StopService("cinder-volume"), _VOLUME_BACKENDS),
     ),
     Fault(
@@ -617,7 +617,7 @@ FAULTS: list[Fault] = [
         f"{config.CINDER_BACKEND} runs on): its service record stays and reports down, VMDK volumes cannot be made",
         # BLK-1 sees it down; the checks that need a VMDK volume (VMware attach, VMDK on KVM, VMware boot from
         # volume) cannot get one.
-        ("SP-BLK-001", "SP-BLK-007", "SP-BLK-008", "SP-BLK-009"),
+        ("SP-BLK-001", "SP-BLK-007", "SP-BLK-008", "SP-BLK-009", "SP-BLK-012"),
         VolumeBackendsDown(
             ConfigOption("cinder", "DEFAULT", "enabled_backends", config.CINDER_BACKEND, restart=("cinder-volume",)),
             (f"{config.CINDER_HOST}@{config.VMDK_BACKEND}",),
@@ -625,11 +625,12 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "vmdk-type-on-kvm-backend",
-        f"volume type vmdk-thin's volume_backend_name names the KVM backend {config.CINDER_BACKEND}: VMDK volumes "
-        "are made as NFS files that a VMware server cannot attach",
-        # BLK-2 reads the misrouting; a vmdk-thin volume is then an NFS file: a VMware server cannot attach it
-        # (BLK-7) nor boot from it (BLK-9), and a KVM server can (BLK-8).
-        ("SP-BLK-002", "SP-BLK-007", "SP-BLK-008", "SP-BLK-009"),
+        f"volume type vmdk-thin's volume_backend_name names the KVM backend {config.CINDER_BACKEND}: no vmdk-thin "
+        f"volume can be made any more (the type's zone {config.AVAILABILITY_ZONES['vmware']} holds no "
+        f"{config.CINDER_BACKEND}; without zones they would be NFS files a VMware server cannot attach)",
+        # BLK-2 reads the misrouting; every check that needs a vmdk-thin volume (BLK-7, BLK-8, BLK-9, BLK-12)
+        # finds cinder refusing to create it.
+        ("SP-BLK-002", "SP-BLK-007", "SP-BLK-008", "SP-BLK-009", "SP-BLK-012"),
         VolumeTypeSpec("vmdk-thin", "volume_backend_name", config.CINDER_BACKEND, provisioned=config.VMDK_BACKEND),
     ),
     Fault(
@@ -650,6 +651,15 @@ FAULTS: list[Fault] = [
         "simulator today (its certificate names both), but nothing ties cinder's vCenter to nova's any more",
         ("SP-BLK-003",),
         ConfigOption("cinder", config.VMDK_BACKEND, "vmware_host_ip", "localhost", restart=("cinder-volume",)),
+    ),
+    Fault(
+        "volume-zones-not-followed",
+        "nova-api's [cinder] cross_az_attach=True (designed False): a server booted from a volume no longer "
+        f"follows its volume's availability zone ({', '.join(config.AVAILABILITY_ZONES.values())}), so the "
+        "scheduler may put a KVM volume's server on VMware and a VMDK volume's on KVM (the computes then abort "
+        "the build, still refusing the cross-zone attach themselves)",
+        ("SP-BLK-011", "SP-BLK-012"),
+        ConfigOption("nova", "cinder", "cross_az_attach", True, restart=("nova-api",)),
     ),
     Fault(
         "kvm-1-killed",

@@ -20,8 +20,8 @@ from stackproof_lab.vcenter import build as vcenter_build
 from stackproof_lab.waiting import wait_for
 
 # The provisioning stamp (data/bootstrap/<STAMP>.done). Provisioning is idempotent: a new name makes an
-# existing lab provision again and gain what a later lab version added (here: the VMware aggregate).
-STAMP = "provisioned-vmware"
+# existing lab provision again and gain what a later lab version added (here: availability zones).
+STAMP = "provisioned-zones"
 MEMBER_PROJECT = "sp-member"
 MEMBER_USER = "sp-member"
 KVM_AGGREGATE = "kvm"
@@ -31,9 +31,12 @@ KVM_AGGREGATE_METADATA = {"img_hv_type": "qemu"}
 VMWARE_AGGREGATE = "vmware"
 VMWARE_AGGREGATE_METADATA = {"img_hv_type": "vmware"}
 VMWARE_HYPERVISOR_TYPE = "VMware vCenter Server"
+# Each aggregate is also its family's availability zone (config.AVAILABILITY_ZONES).
 AGGREGATES = [
-    {"name": KVM_AGGREGATE, "hosts": config.KVM_COMPUTES, "metadata": KVM_AGGREGATE_METADATA},
-    {"name": VMWARE_AGGREGATE, "hosts": tuple(config.VMWARE_COMPUTES), "metadata": VMWARE_AGGREGATE_METADATA},
+    {"name": KVM_AGGREGATE, "hosts": config.KVM_COMPUTES,
+     "metadata": {**KVM_AGGREGATE_METADATA, "availability_zone": config.AVAILABILITY_ZONES["kvm"]}},
+    {"name": VMWARE_AGGREGATE, "hosts": tuple(config.VMWARE_COMPUTES),
+     "metadata": {**VMWARE_AGGREGATE_METADATA, "availability_zone": config.AVAILABILITY_ZONES["vmware"]}},
 ]
 FLAVORS = [
     {"name": "sp.tiny", "vcpus": 1, "ram": 128, "disk": 1, "extra_specs": {}},
@@ -50,14 +53,20 @@ FLAVORS = [
 NETWORK = "sp-net"
 SUBNET = "sp-subnet"
 SUBNET_CIDR = "192.0.2.0/24"  # documentation range: a record in Neutron only, no traffic ever
+# RESKEY:availability_zones puts a type's volumes in its family's zone when the request names none.
 VOLUME_TYPES = [
-    {"name": "kvm-default", "backend": config.CINDER_BACKEND, "hypervisor": "kvm", "extra_specs": {}},
+    {
+        "name": "kvm-default",
+        "backend": config.CINDER_BACKEND,
+        "hypervisor": "kvm",
+        "extra_specs": {"RESKEY:availability_zones": config.AVAILABILITY_ZONES["kvm"]},
+    },
     # cinder's VMDK driver reads vmware:vmdk_type (thin | thick | eagerZeroedThick) for the backing disk.
     {
         "name": "vmdk-thin",
         "backend": config.VMDK_BACKEND,
         "hypervisor": "vmware",
-        "extra_specs": {"vmware:vmdk_type": "thin"},
+        "extra_specs": {"vmware:vmdk_type": "thin", "RESKEY:availability_zones": config.AVAILABILITY_ZONES["vmware"]},
     },
 ]
 IMAGES = [

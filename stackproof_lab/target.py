@@ -115,6 +115,8 @@ def description(layout: Layout) -> dict[str, object]:
                 {"name": vt["name"], "backend": vt["backend"], "hypervisor": vt["hypervisor"]}
                 for vt in provision.VOLUME_TYPES
             ],
+            # Zone per family, types in their family's zone, cross_az_attach=False (config.AVAILABILITY_ZONES).
+            "volume_steering": {"mechanism": "availability_zones"},
             "failover": {"service_down_time": config.SERVICE_DOWN_TIME, "report_interval": config.REPORT_INTERVAL,
                          "restart_margin": RESTART_MARGIN,
                          "resource_update_interval": config.UPDATE_RESOURCES_INTERVAL},

@@ -23,23 +23,35 @@ EVIDENCE = {
         "SP-BLK-008": ["a vmdk-thin volume could not be created", "Could not find any available weighted backend"],
         "SP-BLK-009": ["volume from image sp-qemu-qcow2 could not be created",
                        "volume from image sp-vmware-sparse-vmdk could not be created"],
+        "SP-BLK-012": ["a kvm-default volume from image sp-", "a vmdk-thin volume from image sp-",
+                       "Could not find any available weighted backend"],
     },
     "vmdk-backend-stopped": {
         "SP-BLK-001": ["lab-storage@lab-vmdk", "lab-storage@lab-vmdk down/enabled"],
         "SP-BLK-007": ["a vmdk-thin volume could not be created", "Could not find any available weighted backend"],
         "SP-BLK-008": ["a vmdk-thin volume could not be created", "Could not find any available weighted backend"],
         "SP-BLK-009": ["volume from image sp-vmware-sparse-vmdk could not be created", "on backend lab-vmdk"],
+        "SP-BLK-012": ["a vmdk-thin volume from image sp-", "Could not find any available weighted backend"],
     },
     "vmdk-type-on-kvm-backend": {
         "SP-BLK-002": ["volume type vmdk-thin", "volume_backend_name=lab-kvm"],
-        "SP-BLK-007": ["did not attach to server", "on lab-storage@lab-kvm#lab-kvm"],
-        "SP-BLK-008": ["a vmdk-thin volume attached to KVM server", "in-use over ['nfs']"],
-        "SP-BLK-009": ["did not boot on vmware-", "Could not find a handler for nfs volume"],
+        # The type's zone (az-vmware) holds no lab-kvm backend: cinder refuses every vmdk-thin volume.
+        "SP-BLK-007": ["a vmdk-thin volume could not be created", "Could not find any available weighted backend"],
+        "SP-BLK-008": ["a vmdk-thin volume could not be created", "Could not find any available weighted backend"],
+        "SP-BLK-009": ["volume from image sp-vmware-sparse-vmdk could not be created",
+                       "Could not find any available weighted backend"],
+        "SP-BLK-012": ["a vmdk-thin volume from image sp-", "Could not find any available weighted backend"],
     },
     "cinder-vcenter-address-differs": {"SP-BLK-003": ["[lab-vmdk]", "vmware_host_ip=localhost"]},
     "datastore-unshared": {"SP-BLK-004": ["sp-vmfs-1", "mounted=False"]},
     "data-nic-down": {"SP-BLK-005": ["data NIC spdata0 is down", "operstate=DOWN"]},
     "data-nic-mtu-1500": {"SP-BLK-005": ["spdata0", "mtu=1500"]},
+    "volume-zones-not-followed": {
+        "SP-BLK-011": ["kvm-default: a server booted from a volume in az-kvm is not kept",
+                       "vmdk-thin: a server booted from a volume in az-vmware is not kept", "cross_az_attach is true"],
+        # Whichever family the scheduler prefers, the other family's servers land there and the build aborts.
+        "SP-BLK-012": ["of 4 servers booted from", "not in the same availability_zone"],
+    },
 }
 
 
