@@ -13,7 +13,7 @@ from typing import Any
 
 from stackproof.connections import ConnectionPool
 from stackproof.controls import Control
-from stackproof.ledger import run_prefix
+from stackproof.naming import run_prefix
 from stackproof.target import Target
 
 
@@ -24,10 +24,13 @@ class RunState:
     target: Target
     lab_default: bool
     allow_disruptive: str | None
+    max_tier: str | None = None
     worker: str = "main"
     controls: dict[str, Control] = field(default_factory=dict)
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     service_versions: dict[str, Any] = field(default_factory=dict)
+    # clouds role -> what the run reached for it: clouds.yaml entry and file, auth URL, region, project, user
+    clouds_used: dict[str, dict[str, Any]] = field(default_factory=dict)
     leaks: list[str] = field(default_factory=list)
     cleanup_errors: list[str] = field(default_factory=list)
     started: float = 0.0
