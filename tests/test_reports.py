@@ -6,7 +6,7 @@ import json
 import logging
 import xml.etree.ElementTree as ET
 
-from fakecloud import PASSWORD, TOKEN
+from fakecloud import PASSWORD
 
 from stackproof import reports
 from stackproof.findings import CheckFailed, expect
@@ -37,6 +37,10 @@ def test_fail(cloud, target):
 @pytest.mark.failover
 def test_other_module_scope(cloud):
     assert cloud.compute.get_endpoint()
+    token = cloud.auth_token  # a token that reaches a check's output, its properties and its failure
+    print("the token:", token, cloud.session.get_token())
+    logging.getLogger("leaky").warning("token %s", token)
+    expect(False, f"failing with token {token}", expected="no token", found=token, where=f"token {token}")
 """
 
 
@@ -50,6 +54,7 @@ def test_junit_properties_survive_xdist(project) -> None:
     result, run_dir = run_checks(project)
     assert result.ret == 1
     cases = {case.get("name"): case for case in ET.parse(run_dir / "junit.xml").getroot().iter("testcase")}
+    assert ET.parse(run_dir / "junit.xml").getroot().tag == "testsuites"
     assert set(cases) == {"test_pass", "test_fail", "test_other_module_scope"}
     for name, case in cases.items():
         props = {p.get("name"): p.get("value") for p in case.iter("property")}
@@ -87,17 +92,27 @@ def test_html_evidence_and_latest_link(project) -> None:
 
 
 def test_no_secret_reaches_any_report_or_log(project) -> None:
+    """Passwords, and every Keystone token a process obtained (each xdist worker has its own), are masked in
+    every report file; the run directory and its files are the operator's alone."""
     result, run_dir = run_checks(project)
     assert result.ret == 1
+    tokens = list(project.fake.tokens)
+    assert len(tokens) >= 2, "the controller and the worker that ran the checks authenticate each"
     files = [p for p in run_dir.iterdir() if p.is_file()]
     assert len(files) >= 5, files
     for path in files:
         content = path.read_bytes()
         assert PASSWORD.encode() not in content, f"password found in {path.name}"
-        assert TOKEN.encode() not in content, f"token found in {path.name}"
-    # the secret did travel: it was masked, not merely absent
-    assert "about to fail with password ***" in (run_dir / "report.html").read_text()
-    assert PASSWORD not in result.stdout.str()
+        assert not [t for t in tokens if t.encode() in content], f"a token found in {path.name}"
+        assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others: {oct(path.stat().st_mode)}"
+    assert run_dir.stat().st_mode & 0o077 == 0, oct(run_dir.stat().st_mode)
+    # the secrets did travel: they were masked, not merely absent
+    html = (run_dir / "report.html").read_text()
+    assert "about to fail with password ***" in html and "failing with token ***" in html
+    assert PASSWORD not in result.stdout.str() and not [t for t in tokens if t in result.stdout.str()]
+    token_check = next(c for c in json.loads((run_dir / "evidence.json").read_text())["controls"]
+                       if c["control_id"] == "SP-FO-001")
+    assert token_check["found"] == "***" and token_check["where"] == "token ***"
 
 
 def test_expect_renders_expected_found_where() -> None:
