@@ -1,9 +1,11 @@
 """Run IDs and the names of a run's resources: one format each, parsed rather than matched by prefix.
 
-A run ID is 4 to 32 lowercase letters and digits (the generated ones are a UTC timestamp and four hex digits).
-It carries no `-`, so in a resource name ``sp-<run id>-<hint>-<6 hex>`` the run ID ends at the first `-` after
-``sp-``: run ``relx`` owns ``sp-relx-net-0a1b2c`` but not ``sp-relxk-net-0a1b2c``, and the lab's base image
-``sp-vmware-sparse-vmdk`` (no six-hex tail) belongs to no run at all. Only an exact parse counts as ownership.
+A run ID is 4 to 32 lowercase letters and digits (the generated ones are a UTC timestamp and four hex digits);
+a resource name of the run is ``sp-<run id>-<hint>-<6 hex>`` with a hint of lowercase letters, digits and `_`.
+Neither part carries a `-`, so a name has exactly four dash-separated fields and only an exact parse counts as
+ownership: run ``relx`` owns ``sp-relx-net-0a1b2c`` but neither ``sp-relxk-net-0a1b2c`` (run relxk's) nor
+``sp-relx-k-net-0a1b2c`` (a run ID with a dash, which no run has any more), and the lab's base image
+``sp-vmware-sparse-vmdk`` (no six-hex tail) belongs to no run at all.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import secrets as _random
 from stackproof.errors import StackproofError
 
 RUN_ID = re.compile(r"^[a-z0-9]{4,32}$")
-NAME = re.compile(r"^sp-(?P<run_id>[a-z0-9]{4,32})-(?P<hint>[a-z0-9_-]{1,40})-(?P<token>[0-9a-f]{6})$")
+NAME = re.compile(r"^sp-(?P<run_id>[a-z0-9]{4,32})-(?P<hint>[a-z0-9_]{1,40})-(?P<token>[0-9a-f]{6})$")
 HINT_LENGTH = 40
 
 
@@ -36,9 +38,9 @@ def run_prefix(run_id: str) -> str:
 
 
 def new_name(run_id: str, hint: str) -> str:
-    """A fresh name of the run: ``sp-<run id>-<hint>-<6 hex>``, the hint reduced to lowercase ASCII."""
-    safe = "".join(ch if ch in "abcdefghijklmnopqrstuvwxyz0123456789_" else "-" for ch in hint.lower())
-    safe = safe.strip("-")[:HINT_LENGTH].strip("-") or "res"
+    """A fresh name of the run: ``sp-<run id>-<hint>-<6 hex>``, the hint reduced to lowercase ASCII and `_`."""
+    safe = "".join(ch if ch in "abcdefghijklmnopqrstuvwxyz0123456789" else "_" for ch in hint.lower())
+    safe = safe.strip("_")[:HINT_LENGTH].strip("_") or "res"
     return f"{run_prefix(run_id)}{safe}-{_random.token_hex(3)}"
 
 

@@ -32,7 +32,8 @@ def test_anything_else_is_no_run_id(run_id: str) -> None:
 @pytest.mark.parametrize(("name", "owner"), [
     ("sp-relx-net-0a1b2c", "relx"),
     ("sp-relxk-net-0a1b2c", "relxk"),          # not relx's: the run ID ends at its boundary
-    ("sp-relx-kvm-srv-0a1b2c", "relx"),        # a hint may carry dashes; a run ID never does
+    ("sp-relx-kvm_srv-0a1b2c", "relx"),
+    ("sp-relx-k-net-0a1b2c", None),            # run relx-k's, from before run IDs lost their dashes
     ("sp-vmware-sparse-vmdk", None),           # the lab's base image: no run's name at all
     ("sp-relx-", None),
     ("sp-relx-net-0A1B2C", None),
@@ -66,6 +67,7 @@ def test_cleanup_takes_exactly_its_runs_names(project) -> None:
     conn.block_storage.create_volume(name="sp-relx-vol-bbbbbb", size=1)
     others = {conn.network.create_network(name=name).id: name for name in (
         "sp-relxk-net-cccccc",      # another run whose ID starts with this one's
+        "sp-relx-k-net-dddddd",     # a run relx-k's, from before run IDs lost their dashes
         "sp-relx",                  # no run's name
         "sp-vmware-sparse-vmdk",    # the lab's base image pattern
         "production-net",

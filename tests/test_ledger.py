@@ -108,10 +108,10 @@ def test_leak_audit_fails_a_run_that_leaves_something(project) -> None:
         """)
     result = project.run()
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*LEAK AUDIT FAILED*", "*network sp-*-bypassed-the-ledger-*",
+    result.stdout.fnmatch_lines(["*LEAK AUDIT FAILED*", "*network sp-*-bypassed_the_ledger-*",
                                  "*stackproof cleanup --run-id*"])
     evidence = json.loads((project.run_dirs()[-1] / "evidence.json").read_text())
-    assert any("bypassed-the-ledger" in leak for leak in evidence["leaks"])
+    assert any("bypassed_the_ledger" in leak for leak in evidence["leaks"])
 
 
 def test_a_volume_stuck_mid_operation_is_force_deleted(project, tmp_path: Path) -> None:
