@@ -88,9 +88,9 @@ class Clouds(_Strict):
     cloud: str = Field(min_length=1, description="clouds.yaml entry of the cloud under test (admin)")
     member: str | None = Field(default=None, description="clouds.yaml entry of an ordinary project member, for "
                                "checks that must see what a tenant sees")
-    reader: str | None = Field(default=None, description="clouds.yaml entry of a read-only account (Keystone role "
-                               "reader, system scope for admin-only reads): readonly checks use it instead of "
-                               "`cloud`, so the cloud itself refuses a write")
+    reader: str | None = Field(default=None, description="clouds.yaml entry of an account that may read what "
+                               "`cloud` reads but change nothing (a reader or auditor role the cloud's policies "
+                               "grant the admin reads): readonly checks use it, so the cloud itself refuses a write")
     undercloud: str | None = Field(default=None, description="clouds.yaml entry of the undercloud (OpenStack on "
                                    "OpenStack)")
     overcloud: str | None = Field(default=None, description="clouds.yaml entry of the overcloud (OpenStack on "

@@ -92,8 +92,8 @@ def _category(dotted: str) -> type[Warning] | None:
         return None  # a library that is not installed warns about nothing
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_configure(config: pytest.Config) -> None:
+def configure(config: pytest.Config) -> None:
+    """Called first thing in the run's pytest_configure (before a probe can warn, before junitxml starts)."""
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     workerinput = getattr(config, "workerinput", None)
@@ -113,7 +113,7 @@ def _junit_family(config: pytest.Config) -> None:
     """xunit1 for a suite run unless `-o junit_family=...` asks otherwise.
 
     pytest offers no public way for a plugin to set an ini value, so the value is placed in the config's ini
-    cache before the junitxml plugin reads it (in its own pytest_configure, which runs after this one).
+    cache before the junitxml plugin reads it (in its own pytest_configure, which runs after the run's).
     """
     overrides = getattr(config.option, "override_ini", None) or []
     if any(item.startswith("junit_family=") for item in overrides):
