@@ -103,6 +103,18 @@ class HostRole(_Strict):
         return urls
 
 
+class SshAccess(_Strict):
+    """How a runner reaches the hosts whose URL is ssh://, with the files a deployment's automation writes
+    for it. Host keys are always verified: every ssh:// host is checked against `known_hosts` with
+    StrictHostKeyChecking=yes, whatever the ssh_config says."""
+
+    config: Path | None = Field(default=None, description="ssh_config passed as -F (HostName, User, Port, "
+                                "ProxyJump ... of each host the URLs name)")
+    known_hosts: Path = Field(description="known_hosts holding the host key of every ssh:// host "
+                              "(UserKnownHostsFile; a host not in it is refused, never trusted on first use)")
+    identity_file: Path | None = Field(default=None, description="private key passed as -i")
+
+
 class Aggregate(_Strict):
     name: str
     hypervisor_type: str
@@ -237,6 +249,7 @@ class Target(_Strict):
     clouds: Clouds
     vcenters: dict[str, VCenter] = Field(default_factory=dict)
     nsx: NsxManager | None = None
+    ssh: SshAccess | None = Field(default=None, description="ssh_config, known_hosts and key for ssh:// hosts")
     hosts: dict[str, HostRole] = Field(default_factory=dict)
     architecture: Architecture = Field(default_factory=Architecture)
     timeouts: Timeouts = Field(default_factory=Timeouts)
@@ -359,6 +372,17 @@ def load(path: Path) -> Target:
         value = updates.get(key, getattr(target, key))
         if value is not None and not Path(value).is_file():
             raise TargetError(f"{path}: {key}: file not found: {value}")
+    if target.ssh is not None:
+        ssh_updates = {}
+        for key in ("config", "known_hosts", "identity_file"):
+            value = getattr(target.ssh, key)
+            if value is None:
+                continue
+            value = value if value.is_absolute() else base / value
+            if not value.is_file():
+                raise TargetError(f"{path}: ssh.{key}: file not found: {value}")
+            ssh_updates[key] = value
+        updates["ssh"] = target.ssh.model_copy(update=ssh_updates)
     return target.model_copy(update=updates)
 
 

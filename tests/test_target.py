@@ -162,3 +162,35 @@ def test_the_readme_example_is_a_valid_target(tmp_path: Path) -> None:
     loaded = target.load(path)
     assert loaded.name == "prod-east" and loaded.timeouts.get("image_active") == 900
     assert {v.hypervisor for v in loaded.architecture.volume_types} == {"kvm", "vmware"}
+
+
+SSH = """\
+ssh:
+  config: ssh/config
+  known_hosts: ssh/known_hosts
+  identity_file: ssh/id_ed25519
+"""
+
+
+def test_ssh_access_resolves_relative_to_the_file_and_always_verifies_host_keys(tmp_path: Path) -> None:
+    (tmp_path / "ssh").mkdir()
+    for name in ("config", "known_hosts", "id_ed25519"):
+        (tmp_path / "ssh" / name).write_text("x\n")
+    loaded = target.load(write(tmp_path, VALID + SSH))
+    assert loaded.ssh.known_hosts == tmp_path / "ssh" / "known_hosts"
+    assert loaded.ssh.config == tmp_path / "ssh" / "config"
+
+    from stackproof.plugin.hosts import ssh_options
+
+    options = ssh_options(loaded.ssh)
+    assert options["ssh_config"] == str(tmp_path / "ssh" / "config")
+    assert options["ssh_identity_file"] == str(tmp_path / "ssh" / "id_ed25519")
+    assert f"-o UserKnownHostsFile={tmp_path / 'ssh' / 'known_hosts'}" in options["ssh_extra_args"]
+    assert "-o StrictHostKeyChecking=yes" in options["ssh_extra_args"]
+    assert ssh_options(None) == {}
+
+
+def test_ssh_section_needs_known_hosts_and_existing_files(tmp_path: Path) -> None:
+    assert "ssh.known_hosts: required key is missing" in error_of(tmp_path, VALID + "ssh: {config: c}\n")
+    message = error_of(tmp_path, VALID + "ssh: {known_hosts: nowhere}\n")
+    assert "ssh.known_hosts: file not found" in message and "nowhere" in message
