@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 
 from stackproof_lab import hostnet, topology
@@ -36,8 +35,7 @@ class DataNicChange(Action):
 def vcenter_cut_commands(layout: Layout) -> tuple[str, str]:
     """The shell commands an operator runs on a compute to cut its path to the vCenter and to restore it: an
     nftables rule in the host's own network namespace rejecting its connections to the vCenter's port."""
-    rule = (f"ip daddr {layout.controller} tcp dport {layout.port('vcenter')} "
-            f"reject with tcp reset comment {shlex.quote('stackproof: vCenter cut')}")
+    rule = f"ip daddr {layout.controller} tcp dport {layout.port('vcenter')} reject with tcp reset"
     cut = (f"nft add table inet {FIREWALL_TABLE} && "
            f"nft add chain inet {FIREWALL_TABLE} output "
            f"'{{ type filter hook output priority 0; policy accept; }}' && "

@@ -45,6 +45,10 @@ EVIDENCE = {
     },
     "data-nic-mtu-1500": {"SP-BLK-005": ["spdata0", "mtu=1500"]},
     "kvm-2-data-nic-down": {"SP-BLK-005": ["kvm-2", "data NIC spdata0 is down"]},
+    "vmware-cluster-fronted-twice": {
+        "SP-BLK-003": ["vmware-1-twin", "not in the target's inventory"],
+        "SP-BLK-005": ["vmware-1-twin", "not in the target's inventory"],
+    },
 }
 # Faults whose effect reaches past their own controls: proven alone.
 SOLO = frozenset({"cinder-volume-stopped", "data-nic-down"})

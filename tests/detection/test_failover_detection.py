@@ -42,6 +42,7 @@ EVIDENCE = {
     "vmware-2-tls-unverified": {"SP-FO-003": ["vmware-2 (role compute-vmware", "insecure=true"]},
     "vmware-cluster-fronted-twice": {
         "SP-FO-002": ["vmware-1-twin", "no placement resource provider"],
+        "SP-FO-003": ["vmware-1-twin", "the target describes no host"],
         "SP-FO-004": ["vmware-1-twin", "the target describes no host"],
         "SP-FO-005": ["vmware-1-twin", "vmware-1"],
     },

@@ -97,8 +97,9 @@ def test_unknown_host_key_is_refused(lab, tmp_path) -> None:
     target = yaml.safe_load(lab.target_yaml.read_text())
     empty = tmp_path / "known_hosts"
     empty.write_text("")
+    # A fresh connection (no multiplexed master of an earlier one), verified against an empty known_hosts.
     result = subprocess.run(["ssh", "-F", target["ssh"]["config"], "-o", f"UserKnownHostsFile={empty}",
-                             "kvm-1", "true"], capture_output=True, text=True, timeout=60)
+                             "-o", "ControlPath=none", "kvm-1", "true"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 255 and "Host key verification failed" in result.stderr, result.stderr
 
 
@@ -122,26 +123,10 @@ def test_every_service_answers_through_openstacksdk(lab) -> None:
 
 
 @pytest.fixture(scope="module")
-def member(lab):
-    return lab.connect("sp-lab-member")
-
-
-@pytest.fixture(scope="module")
 def kvm_server(lab, member):
-    image = member.image.find_image("sp-qemu-qcow2", ignore_missing=False)
-    flavor = member.compute.find_flavor("sp.tiny", ignore_missing=False)
-    network = member.network.find_network("sp-net", ignore_missing=False)
-    began = time.monotonic()
-    server = member.compute.create_server(
-        name=f"sp-labtest-{RUN}", image_id=image.id, flavor_id=flavor.id, networks=[{"uuid": network.id}]
-    )
-    try:
-        server = member.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=1)
-        TIMINGS["server_active"] = time.monotonic() - began
+    with lab.server(member, f"sp-labtest-{RUN}", image="sp-qemu-qcow2") as server:
+        TIMINGS["server_active"] = server.boot_seconds
         yield server
-    finally:
-        member.compute.delete_server(server, ignore_missing=True)
-        member.compute.wait_for_delete(server, wait=60, interval=1)
 
 
 def test_qcow2_server_lands_on_the_kvm_aggregate(lab, kvm_server) -> None:
@@ -209,17 +194,9 @@ def test_boot_from_volume_on_kvm(lab, member) -> None:
 def test_vmdk_image_with_a_kvm_pinned_flavor_finds_no_valid_host(lab, member) -> None:
     # sp.tiny.kvm wants img_hv_type=qemu aggregates (AggregateInstanceExtraSpecsFilter), the image wants
     # vmware ones (AggregateImagePropertiesIsolation) and VMDK support (placement): no host has all three.
-    image = member.image.find_image("sp-vmware-sparse-vmdk", ignore_missing=False)
-    flavor = member.compute.find_flavor("sp.tiny.kvm", ignore_missing=False)
-    server = member.compute.create_server(
-        name=f"sp-labtest-vmdk-{RUN}", image_id=image.id, flavor_id=flavor.id, networks="none"
-    )
-    try:
-        server = member.compute.wait_for_server(server, status="ERROR", failures=[], wait=60, interval=1)
+    with lab.server(member, f"sp-labtest-vmdk-{RUN}", image="sp-vmware-sparse-vmdk", flavor="sp.tiny.kvm",
+                    network=None, status="ERROR", wait=60) as server:
         assert "No valid host" in (server.fault or {}).get("message", "")
-    finally:
-        member.compute.delete_server(server, ignore_missing=True)
-        member.compute.wait_for_delete(server, wait=60, interval=1)
 
 
 def test_fault_registry_lists_faults_with_control_ids(lab) -> None:
