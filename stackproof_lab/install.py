@@ -48,7 +48,9 @@ APT = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "-y", "-q"]
 APT_TIMEOUT = 900
 PIP_TIMEOUT = 1200
 UV_VERSION = "0.9.5"
-EXPECTED_PACKAGES = 182  # dist-infos in a complete lab venv (for the progress line only)
+EXPECTED_PACKAGES = 182
+# Pinned packages PyPI serves only as source: built once into the wheel cache (lower-case names).
+SOURCE_ONLY = ("uwsgi", "ovs", "simplegeneric")  # dist-infos in a complete lab venv (for the progress line only)
 
 
 def missing_apt_packages() -> list[str]:
@@ -145,6 +147,23 @@ def _uv_env() -> dict[str, str]:
     return env
 
 
+def _source_wheels(python: Path, log: Path, progress: Progress | None) -> Path:
+    """Wheels of the pinned packages PyPI has only as source (uWSGI compiles for ~100 s), built once into the
+    cache and found there by every later install: neither pip's nor uv's cache kept the build for us."""
+    folder = cache_dir() / "wheels"
+    folder.mkdir(parents=True, exist_ok=True)
+    pins = {line.split("==")[0].lower(): line.strip() for line in CONSTRAINTS.read_text().splitlines()
+            if "==" in line and not line.startswith("#")}
+    wanted = [pins[name] for name in SOURCE_ONLY if name in pins]
+    have = {p.name.split("-")[0].lower().replace("_", "-") + "==" + p.name.split("-")[1] for p in folder.glob("*.whl")}
+    missing = [pin for pin in wanted if pin.lower().replace("_", "-") not in have]
+    if missing:
+        _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--disable-pip-version-check", "-w",
+              str(folder), *missing], log, timeout=PIP_TIMEOUT, what=f"build wheels of {', '.join(missing)}",
+             progress=progress)
+    return folder
+
+
 def _installed_count(layout: Layout) -> int:
     return sum(1 for _ in layout.venv.glob("lib/python*/site-packages/*.dist-info"))
 
@@ -165,7 +184,9 @@ def install_venv(layout: Layout, log: Path, progress: Progress | None = None) ->
     services_stamp = layout.venv / ".lab-services"
     services_hash = _fingerprint([REQUIREMENTS, CONSTRAINTS])
     if _read(services_stamp) != services_hash:
-        _run([*installer, "-r", str(REQUIREMENTS), "-c", str(CONSTRAINTS)], log, timeout=PIP_TIMEOUT,
+        wheels = _source_wheels(python, log, progress)
+        _run([*installer, "--find-links", str(wheels), "-r", str(REQUIREMENTS), "-c", str(CONSTRAINTS)], log,
+             timeout=PIP_TIMEOUT,
              what=f"{'uv' if uv else 'pip'} install of the OpenStack services", env=env, progress=progress,
              count=lambda: f"{_installed_count(layout)} of ~{EXPECTED_PACKAGES} packages in the venv")
         services_stamp.write_text(services_hash)

@@ -27,7 +27,8 @@ TIMEOUTS = {
     # state changes, each of which the default 2 s interval would see a second late on average.
     "interval": 1,
     "server_active": 120,
-    "server_deleted": 60,
+    # A VMware server whose compute was just restarted takes longer to go (seen: 60 s on a loaded machine).
+    "server_deleted": 120,
     "volume_available": 60,
     "volume_deleted": 60,
     "attach": 60,

@@ -157,6 +157,8 @@ def test_the_readme_example_is_a_valid_target(tmp_path: Path) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "clouds.yaml").write_text("clouds: {}\n")
+    for name in ("ssh_config", "known_hosts"):
+        (tmp_path / name).write_text("# x\n")
     path = tmp_path / "stackproof.yaml"
     path.write_text(example)
     loaded = target.load(path)

@@ -40,8 +40,9 @@ EVIDENCE = {
     "datastore-unshared": {"SP-BLK-004": ["sp-vmfs-1", "mounted=False"]},
     "data-nic-down": {
         "SP-BLK-005": ["data NIC spdata0 is down", "operstate=DOWN"],
-        "SP-BLK-006": ["cannot reach 203.0.113.10:/srv/cinder/lab-kvm"],
-        "SP-BLK-009": ["cannot reach 203.0.113.10:/srv/cinder/lab-kvm"],
+        "SP-BLK-006": ["did not attach to server", "VolumeAttachFailed"],
+        # nova reschedules a build that failed on the host (the other KVM host fails the same way).
+        "SP-BLK-009": ["a server from a volume did not boot on kvm-", "Exhausted all hosts available"],
     },
     "data-nic-mtu-1500": {"SP-BLK-005": ["spdata0", "mtu=1500"]},
     "kvm-2-data-nic-down": {"SP-BLK-005": ["kvm-2", "data NIC spdata0 is down"]},
