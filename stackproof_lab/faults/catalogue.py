@@ -117,14 +117,16 @@ FAULTS: list[Fault] = [
         "AggregateImagePropertiesIsolation is dropped from the scheduler's [filter_scheduler] enabled_filters",
         ("SP-AGG-001",),
         ConfigOption(
-            "nova", "filter_scheduler", "enabled_filters", _FILTERS_WITHOUT_ISOLATION),
+            "nova", "filter_scheduler", "enabled_filters", _FILTERS_WITHOUT_ISOLATION,
+            restart=("nova-scheduler",)),
     ),
     Fault(
         "placement-image-type-query-off",
         "[scheduler] query_placement_for_image_type_support is off: placement no longer pre-filters "
         "hosts by the image's disk format",
         ("SP-AGG-001",),
-        ConfigOption("nova", "scheduler", "query_placement_for_image_type_support", False),
+        ConfigOption("nova", "scheduler", "query_placement_for_image_type_support", False,
+                     restart=("nova-scheduler",)),
     ),
     Fault(
         "report-interval-too-long",
@@ -149,7 +151,7 @@ FAULTS: list[Fault] = [
         "late instead of being refused",
         # FO-3 reads the setting; FO-7 measures the detection it slows down, beyond the designed bound.
         ("SP-FO-003", "SP-FO-007"),
-        ConfigOption("nova", "DEFAULT", "service_down_time", 40),
+        ConfigOption("nova", "DEFAULT", "service_down_time", 40, restart=("nova-api", "nova-scheduler")),
     ),
     Fault(
         "vmware-1-vcenter-unreachable",
@@ -262,7 +264,8 @@ FAULTS: list[Fault] = [
         ("SP-AGG-001", "SP-AGG-004", "SP-AGG-008"),
         Together((
             ImageProperty("sp-vmware-sparse-vmdk", "hypervisor_type", None, provisioned="vmware"),
-            ConfigOption("nova", "scheduler", "query_placement_for_image_type_support", False),
+            ConfigOption("nova", "scheduler", "query_placement_for_image_type_support", False,
+                     restart=("nova-scheduler",)),
         )),
     ),
     Fault(
@@ -275,7 +278,7 @@ FAULTS: list[Fault] = [
         Together((
             ImageProperty("sp-vmware-sparse-vmdk", _VMWARE_TRAIT, "required", provisioned=None),
             AggregateMetadata("vmware", _VMWARE_TRAIT, "required"),
-            ConfigOption("nova", "scheduler", "enable_isolated_aggregate_filtering", True),
+            ConfigOption("nova", "scheduler", "enable_isolated_aggregate_filtering", True, restart=("nova-scheduler",)),
         )),
     ),
 ]
