@@ -112,6 +112,9 @@ class FaultActions:
         disruption.injected_at = time.monotonic()
         try:
             self._run(actions, inject)
+            # The fault is in place when its command has run: on a remote host that is an ssh round trip (and
+            # the command's own start) after it was issued, which is no part of the cloud's detection time.
+            disruption.injected_at = time.monotonic()
             yield disruption
         finally:
             # A failed inject may still have half-applied: restore in every case.

@@ -119,6 +119,18 @@ class HostRole(_Strict):
         return urls
 
 
+class SshAccess(_Strict):
+    """How a runner reaches the hosts whose URL is ssh://, with the files a deployment's automation writes
+    for it. Host keys are always verified: every ssh:// host is checked against `known_hosts` with
+    StrictHostKeyChecking=yes, whatever the ssh_config says."""
+
+    config: Path | None = Field(default=None, description="ssh_config passed as -F (HostName, User, Port, "
+                                "ProxyJump ... of each host the URLs name)")
+    known_hosts: Path = Field(description="known_hosts holding the host key of every ssh:// host "
+                              "(UserKnownHostsFile; a host not in it is refused, never trusted on first use)")
+    identity_file: Path | None = Field(default=None, description="private key passed as -i")
+
+
 class Aggregate(_Strict):
     """A host aggregate the architecture requires."""
 
@@ -304,6 +316,7 @@ class Target(_Strict):
     clouds: Clouds = Field(description="which clouds.yaml entries play which role")
     vcenters: dict[str, VCenter] = Field(default_factory=dict, description="vCenters by name")
     nsx: NsxManager | None = Field(default=None, description="the NSX manager")
+    ssh: SshAccess | None = Field(default=None, description="ssh_config, known_hosts and key for ssh:// hosts")
     hosts: dict[str, HostRole] = Field(default_factory=dict, description="host roles and their testinfra URLs")
     architecture: Architecture = Field(default_factory=Architecture, description="what the architecture promises")
     timeouts: Timeouts = Field(default_factory=Timeouts, description="limits of the checks' waits, in seconds")
@@ -474,6 +487,10 @@ def read(path: Path) -> tuple[Target | None, list[str]]:
         updates["vcenters"] = target.vcenters | vcenters
     if target.nsx is not None and target.nsx.ca_bundle is not None and not target.nsx.ca_bundle.is_absolute():
         updates["nsx"] = target.nsx.model_copy(update={"ca_bundle": base / target.nsx.ca_bundle})
+    if target.ssh is not None:
+        updates["ssh"] = target.ssh.model_copy(update={
+            key: value if value.is_absolute() else base / value
+            for key in ("config", "known_hosts", "identity_file") if (value := getattr(target.ssh, key)) is not None})
     loaded = target.model_copy(update=updates)
     loaded._source = path.resolve()
     return loaded, _missing_files(path, loaded)
@@ -483,6 +500,8 @@ def _missing_files(path: Path, target: Target) -> list[str]:
     files = [("clouds_yaml", target.clouds_yaml), ("secure_yaml", target.secure_yaml)]
     files += [(f"vcenters.{name}.ca_bundle", vc.ca_bundle) for name, vc in target.vcenters.items()]
     files += [("nsx.ca_bundle", target.nsx.ca_bundle if target.nsx else None)]
+    if target.ssh is not None:
+        files += [(f"ssh.{key}", getattr(target.ssh, key)) for key in ("config", "known_hosts", "identity_file")]
     return [f"{path}: {key}: file not found: {value}" for key, value in files
             if value is not None and not Path(value).is_file()]
 

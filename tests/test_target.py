@@ -11,6 +11,7 @@ import pytest
 
 from stackproof import target
 from stackproof.errors import TargetError
+from stackproof.plugin.hosts import ssh_options
 
 DRS_LINE = 20  # the line of `drs:` in VALID below
 
@@ -135,3 +136,33 @@ def test_no_target_and_no_lab_says_how_to_start_the_lab(tmp_path: Path, monkeypa
     monkeypatch.setenv("STACKPROOF_LAB_DIR", str(tmp_path / "no-lab"))
     with pytest.raises(TargetError, match="stackproof lab up"):
         target.locate(None, tmp_path)
+
+
+SSH = """\
+ssh:
+  config: ssh/config
+  known_hosts: ssh/known_hosts
+  identity_file: ssh/id_ed25519
+"""
+
+
+def test_ssh_access_resolves_relative_to_the_file_and_always_verifies_host_keys(tmp_path: Path) -> None:
+    (tmp_path / "ssh").mkdir()
+    for name in ("config", "known_hosts", "id_ed25519"):
+        (tmp_path / "ssh" / name).write_text("x\n")
+    loaded = target.load(write(tmp_path, VALID + SSH))
+    assert loaded.ssh.known_hosts == tmp_path / "ssh" / "known_hosts"
+    assert loaded.ssh.config == tmp_path / "ssh" / "config"
+
+    options = ssh_options(loaded.ssh)
+    assert options["ssh_config"] == str(tmp_path / "ssh" / "config")
+    assert options["ssh_identity_file"] == str(tmp_path / "ssh" / "id_ed25519")
+    assert f"-o UserKnownHostsFile={tmp_path / 'ssh' / 'known_hosts'}" in options["ssh_extra_args"]
+    assert "-o StrictHostKeyChecking=yes" in options["ssh_extra_args"]
+    assert ssh_options(None) == {}
+
+
+def test_ssh_section_needs_known_hosts_and_existing_files(tmp_path: Path) -> None:
+    assert "ssh.known_hosts: required key is missing" in error_of(tmp_path, VALID + "ssh: {config: c}\n")
+    message = error_of(tmp_path, VALID + "ssh: {known_hosts: nowhere}\n")
+    assert "ssh.known_hosts: file not found" in message and "nowhere" in message
