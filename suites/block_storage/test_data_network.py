@@ -39,6 +39,22 @@ def _hosts_to_check(cloud, hosts, data_network) -> list[tuple[str, object, objec
     return [found[key] for key in sorted(found)]
 
 
+def _facts(host, nic: str, data_network) -> dict:
+    """What one compute host's ip says about the data NIC and its routes (read in parallel over the hosts)."""
+    result = host.run("ip -j addr show dev %s", nic)
+    if result.rc != 0:
+        return {"exists": False, "names": [link.get("ifname") for link in _ip_json(host, "ip -j link show")]}
+    link = json.loads(result.stdout)[0]
+    facts = {"exists": True, "flags": link.get("flags", []), "state": link.get("operstate"), "mtu": link.get("mtu"),
+             "addresses": [ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}") for a in link.get("addr_info", [])],
+             "defaults": [r.get("dev") for r in _ip_json(host, "ip -j route show default")]}
+    if data_network.storage_target:
+        facts["route"] = _ip_json(host, "ip -j route get %s", data_network.storage_target)[0]
+    else:
+        facts["routes"] = [r.get("dst") for r in _ip_json(host, "ip -j route show dev %s", nic)]
+    return facts
+
+
 @pytest.mark.control(
     "SP-BLK-005",
     title="The dedicated data NIC is up with the designed MTU and carries the storage route",
@@ -51,34 +67,32 @@ def test_data_nic_up_with_designed_mtu_and_route(cloud, hosts, data_network) -> 
     expect(bool(checked), "no compute host to check", expected="nova-compute hosts in the inventory",
            found=hosts.roles(), where="target hosts")
     subnet = ipaddress.ip_network(data_network.subnet, strict=False) if data_network.subnet else None
-    for described, host, conf in checked:
+    seen = hosts.each(checked, lambda item: _facts(item[1], nic, data_network))
+    for (described, _host, conf), facts in zip(checked, seen, strict=True):
         where = f"{described}, interface {nic}"
-        interface = host.interface(nic)
-        expect(interface.exists, f"data NIC {nic} does not exist", expected=f"interface {nic}",
-               found=f"interfaces {sorted(host.interface.names())}", where=where)
-        link = _ip_json(host, "ip -j link show dev %s", nic)[0]
-        flags, state, mtu = link.get("flags", []), link.get("operstate"), link.get("mtu")
+        expect(facts["exists"], f"data NIC {nic} does not exist", expected=f"interface {nic}",
+               found=f"interfaces {sorted(facts.get('names', []))}", where=where)
+        flags, state, mtu = facts["flags"], facts["state"], facts["mtu"]
         expect("UP" in flags and state == "UP", f"data NIC {nic} is down",
                expected="operstate=UP, flags include UP", found=f"operstate={state}, flags={','.join(flags)}",
                where=where)
         expect(mtu == data_network.mtu, f"data NIC {nic} has MTU {mtu}, not the designed {data_network.mtu}",
                expected=f"mtu={data_network.mtu}", found=f"mtu={mtu}", where=where)
-        addresses = [ipaddress.ip_interface(a) for a in interface.addresses]
+        addresses = facts["addresses"]
         if subnet is not None:
             expect(any(a.ip in subnet for a in addresses), f"data NIC {nic} has no address in the storage "
                    f"subnet {subnet}", expected=f"an address in {subnet}",
                    found=f"addresses {[str(a) for a in addresses]}", where=where)
         if data_network.storage_target:
-            route = _ip_json(host, "ip -j route get %s", data_network.storage_target)[0]
+            route = facts["route"]
             expect(route.get("dev") == nic, f"the route to the storage target {data_network.storage_target} "
                    f"does not use the data NIC {nic}", expected=f"dev {nic}",
                    found=f"dev {route.get('dev')}, via {route.get('gateway', 'direct')}, src {route.get('prefsrc')}",
                    where=f"{where}, ip route get {data_network.storage_target}")
         elif subnet is not None:
-            routes = [r.get("dst") for r in interface.routes()]
-            expect(str(subnet) in routes, f"no route to the storage subnet {subnet} through {nic}",
-                   expected=f"route {subnet} dev {nic}", found=f"routes via {nic}: {routes}", where=where)
-        defaults = [r.get("dev") for r in _ip_json(host, "ip -j route show default")]
+            expect(str(subnet) in facts["routes"], f"no route to the storage subnet {subnet} through {nic}",
+                   expected=f"route {subnet} dev {nic}", found=f"routes via {nic}: {facts['routes']}", where=where)
+        defaults = facts["defaults"]
         expect(nic not in defaults, f"data NIC {nic} carries the default route: it is the management NIC",
                expected=f"default route via another NIC than {nic}", found=f"default via {defaults}", where=where)
         if conf is not None:
