@@ -3,7 +3,10 @@ its mount, PID and UTS namespaces.
 
 ``ensure`` makes the management bridge (root namespace, the runner's address), one network namespace per
 host with its management link, the storage bridge inside the storage host and each compute's data NIC on
-it, and starts each host's PID 1 (``hostinit.py``) with the host's file system. ``enter`` is the argv prefix
+it, the overlay's transport network (a bridge without address in the root namespace, each transport
+node's tunnel endpoint on it), the external network (a bridge in the root namespace with the runner's
+address, the edge's uplink on it and br-ex inside the edge), and starts each host's PID 1 (``hostinit.py``)
+with the host's file system. ``enter`` is the argv prefix
 that runs a command inside a host. ``remove`` ends the hosts (every process in them goes with their PID 1)
 and deletes the namespaces and links. All idempotent.
 """
@@ -72,24 +75,58 @@ def _claim(layout: Layout) -> None:
         raise LabError(f"port base {layout.port_base} is taken by the lab at {current}: "
                        "set STACKPROOF_LAB_PORT_BASE to another value")
     owner.write_text(f"{layout.state}\n")
-    network = topology.mgmt_network(layout)
+    ours = {topology.bridge(layout): ("management", topology.mgmt_network(layout)),
+            topology.external_bridge(layout): ("external", layout.external_network)}
     for entry in json.loads(ip("-j", "addr").stdout):
-        if entry["ifname"] == topology.bridge(layout):
-            continue
-        for a in entry.get("addr_info", []):
-            if a.get("family") == "inet" and ipaddress.ip_address(a["local"]) in network:
-                raise LabError(f"{network}, the management subnet of port base {layout.port_base}, is already on "
-                               f"{entry['ifname']}: set STACKPROOF_LAB_PORT_BASE to another value")
+        for bridge, (what, network) in ours.items():
+            if entry["ifname"] == bridge:
+                continue
+            for a in entry.get("addr_info", []):
+                if a.get("family") == "inet" and ipaddress.ip_address(a["local"]) in network:
+                    raise LabError(f"{network}, the {what} subnet of port base {layout.port_base}, is already on "
+                                   f"{entry['ifname']}: set STACKPROOF_LAB_PORT_BASE to another value")
 
 
-def _ensure_bridge(layout: Layout) -> None:
-    name = topology.bridge(layout)
-    if _link(name) is None:
-        ip("link", "add", name, "type", "bridge")
-    address = f"{topology.runner_address(layout)}/{MGMT_PREFIX}"
-    if address not in _addresses(name):
-        ip("addr", "add", address, "dev", name)
-    ip("link", "set", name, "up")
+def _ensure_bridge(name: str, address: str | None = None, *, netns: str | None = None,
+                   mtu: int | None = None) -> None:
+    prefix = ["-n", netns] if netns else []
+    if _link(name, netns) is None:
+        ip(*prefix, "link", "add", name, "type", "bridge")
+    if mtu:
+        ip(*prefix, "link", "set", name, "mtu", str(mtu))
+    if address and address not in _addresses(name, netns):
+        ip(*prefix, "addr", "add", address, "dev", name)
+    ip(*prefix, "link", "set", name, "up")
+
+
+def _ensure_uplink(root_end: str, netns: str, nic: str, bridge: str, *, mtu: int) -> None:
+    """A veth from a host (``nic``) to a bridge of the root namespace (its end ``root_end`` a port of it)."""
+    if _link(nic, netns) is None:
+        if _link(root_end) is not None:
+            ip("link", "del", root_end)
+        ip("link", "add", root_end, "mtu", str(mtu), "type", "veth", "peer", "name", nic, "mtu", str(mtu),
+           "netns", netns)
+    ip("link", "set", root_end, "mtu", str(mtu), "master", bridge, "up")
+    ip("-n", netns, "link", "set", nic, "mtu", str(mtu), "up")
+
+
+def _ensure_overlay_networks(layout: Layout) -> None:
+    """The transport network (each transport node's TEP on a root bridge without address) and the external
+    network (the runner's address on a root bridge; the edge's uplink on it, plugged into br-ex inside)."""
+    tep_bridge = topology.tep_bridge(layout)
+    _ensure_bridge(tep_bridge, mtu=topology.TEP_MTU)
+    for host in TOPOLOGY.transport_nodes:
+        netns = host.netns(layout)
+        _ensure_uplink(host.tep_link(layout), netns, topology.TEP_NIC, tep_bridge, mtu=topology.TEP_MTU)
+        address = f"{host.tep_address()}/{topology.TEP_SUBNET.prefixlen}"
+        if address not in _addresses(topology.TEP_NIC, netns):
+            ip("-n", netns, "addr", "add", address, "dev", topology.TEP_NIC)
+    external = topology.external_bridge(layout)
+    _ensure_bridge(external, f"{topology.external_gateway(layout)}/{layout.external_network.prefixlen}")
+    edge = TOPOLOGY.get(topology.EDGE).netns(layout)
+    _ensure_uplink(topology.external_uplink(layout), edge, topology.EXTERNAL_NIC, external, mtu=topology.TENANT_MTU)
+    _ensure_bridge(topology.EXTERNAL_BRIDGE, netns=edge)
+    ip("-n", edge, "link", "set", topology.EXTERNAL_NIC, "master", topology.EXTERNAL_BRIDGE, "up")
 
 
 def _ensure_netns(layout: Layout, host: Host) -> None:
@@ -231,18 +268,20 @@ def run_in(layout: Layout, host: str, argv: list[str], *, timeout: float = 30,
 def ensure(layout: Layout, nic_states: dict[str, dict[str, Any]] | None = None) -> str:
     """Bridges, namespaces, links and every host's PID 1; returns a note."""
     _claim(layout)
-    _ensure_bridge(layout)
+    _ensure_bridge(topology.bridge(layout), f"{topology.runner_address(layout)}/{MGMT_PREFIX}")
     started = []
     for host in TOPOLOGY.hosts:
         _ensure_netns(layout, host)
     faults = _ensure_storage_network(layout, nic_states or {})
+    _ensure_overlay_networks(layout)
     (layout.state / "hosts").mkdir(parents=True, exist_ok=True)
     (layout.state / "hosts" / "hosts").write_text(topology.hosts_file(layout))
     for host in TOPOLOGY.hosts:
         if not running(layout, host):
             _start_init(layout, host)
             started.append(host.name)
-    note = f"management {topology.mgmt_network(layout)} on {topology.bridge(layout)}"
+    note = (f"management {topology.mgmt_network(layout)} on {topology.bridge(layout)}, external "
+            f"{layout.external_network} on {topology.external_bridge(layout)}")
     if started:
         note += f"; started {', '.join(started)}"
     if faults:
@@ -259,13 +298,16 @@ def remove(layout: Layout) -> str:
             processes.stop_group(record, grace=5)
             ended.append(host.name)
         processes.pid_file(layout.run, init_record_name(host)).unlink(missing_ok=True)
+    links = [h.veth(layout) for h in TOPOLOGY.hosts] + [h.tep_link(layout) for h in TOPOLOGY.transport_nodes]
+    for link in (*links, topology.external_uplink(layout)):
+        if _link(link) is not None:
+            ip("link", "del", link)
     for host in TOPOLOGY.hosts:
-        if _link(host.veth(layout)) is not None:
-            ip("link", "del", host.veth(layout))
         if _netns_exists(host.netns(layout)):
             ip("netns", "del", host.netns(layout))
-    if _link(topology.bridge(layout)) is not None:
-        ip("link", "del", topology.bridge(layout))
+    for bridge in (topology.bridge(layout), topology.tep_bridge(layout), topology.external_bridge(layout)):
+        if _link(bridge) is not None:
+            ip("link", "del", bridge)
     owner = OWNER_DIR / topology.lab_id(layout)
     if owner.exists() and owner.read_text().strip() == str(layout.state):
         owner.unlink()

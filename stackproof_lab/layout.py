@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 LAB_PACKAGE = Path(__file__).resolve().parent
 DEFAULT_PORT_BASE = 26000
 
-# Offsets from the port base. +11..+49 are left for later lab parts (NSX service, lab hosts).
+# Offsets from the port base. +11..+20: the NSX manager and the vCenter links (another branch); +22..+49 free.
 PORT_OFFSETS = {
     "keystone": 0,
     "glance-api": 1,
@@ -32,12 +32,15 @@ PORT_OFFSETS = {
     "rabbitmq-dist": 8,
     "epmd": 9,
     "vcenter": 10,  # the lab vCenter (stackproof_lab/vcenter), HTTPS
+    "nova-metadata": 21,  # nova's metadata API (nova-api-metadata), behind the edge's metadata proxy
 }
 # The management network: a /27 of 198.51.100.128/25 (RFC 5737) per lab, chosen by the port base. It is
 # the one range the machine itself does not use: its own link is in 192.0.2.0/24 and the package registries
 # answer at an address of 203.0.113.0/24; the lower half of 198.51.100.0/24 is left to older labs.
 MGMT_RANGE = ipaddress.ip_network("198.51.100.128/25")
 MGMT_PREFIX = 27
+# The external network (floating IPs, routers' gateways): a /27 of the lower half, by the same index.
+EXTERNAL_RANGE = ipaddress.ip_network("198.51.100.0/25")
 
 
 @dataclass(frozen=True)
@@ -110,11 +113,18 @@ class Layout:
     def port(self, name: str) -> int:
         return self.port_base + PORT_OFFSETS[name]
 
+    def _slot(self, whole: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        slots = 2 ** (MGMT_PREFIX - whole.prefixlen)
+        first = whole.network_address + ((self.port_base // 1000) % slots) * 2 ** (32 - MGMT_PREFIX)
+        return ipaddress.ip_network(f"{first}/{MGMT_PREFIX}")
+
     @property
     def mgmt_network(self) -> ipaddress.IPv4Network:
-        slots = 2 ** (MGMT_PREFIX - MGMT_RANGE.prefixlen)
-        first = MGMT_RANGE.network_address + ((self.port_base // 1000) % slots) * 2 ** (32 - MGMT_PREFIX)
-        return ipaddress.ip_network(f"{first}/{MGMT_PREFIX}")
+        return self._slot(MGMT_RANGE)
+
+    @property
+    def external_network(self) -> ipaddress.IPv4Network:
+        return self._slot(EXTERNAL_RANGE)
 
     def mgmt_address(self, index: int) -> str:
         """Address ``index`` of the management subnet: 1 is the runner (the root namespace), 2 the controller."""

@@ -6,11 +6,20 @@ backend, two KVM computes and two VMware computes. The management network is a b
 namespace (the runner, where the suites run, is its first address); the storage network is a bridge
 inside the storage host, and every compute has its own data NIC on it.
 
+The tenant networks are an overlay, as NSX makes them: an edge host (the NSX edge: DHCP, metadata proxy,
+routers with NAT) and every compute are transport nodes, each with a tunnel endpoint (``tep0``) on the
+transport network; a Neutron network is a VXLAN segment between them (geneve is not in this kernel), with
+one bridge per segment on each node. The external network (floating IPs, routers' gateways) is a bridge in
+the root namespace, so the runner reaches instances by floating IP as it would on a real cloud. What
+follows the cloud (segments, instances, DHCP servers, routers, security groups) is realized by the lab's
+realizer (stackproof_lab/dataplane); what is here is fixed.
+
 Addresses come from documentation ranges (RFC 5737). The management subnet is a /27 of 198.51.100.128/25
 chosen by the port base (layout.py), so that labs with different port bases coexist on one machine; the
-storage subnet (203.0.113.0/24) lives only inside the lab's namespaces: in the root namespace that range
-holds the machine's package registries, which no lab host needs. Names of network namespaces, bridges and links carry
-the lab id (``sp<port base>``) for the same reason.
+external subnet is the /27 of 198.51.100.0/25 with the same index. The storage subnet (203.0.113.0/24) and
+the transport network (192.0.2.240/28) live only inside the lab's namespaces: in the root namespace those
+ranges hold the machine's package registries and its own link, which no lab host needs. Names of network
+namespaces, bridges and links carry the lab id (``sp<port base>``) for the same reason.
 """
 
 from __future__ import annotations
@@ -27,6 +36,19 @@ DATA_NIC = "spdata0"
 DATA_MTU = 9000
 MGMT_NIC = "eth0"
 STORAGE_BRIDGE = "br-storage"  # inside the storage host
+# The overlay's transport network: a bridge in the root namespace without an address (nothing is routed
+# there), each transport node's tunnel endpoint on it. MTU 1600 as NSX wants its TEPs: a 1500-byte tenant
+# frame plus the VXLAN headers (50 bytes) fits.
+TEP_SUBNET = ipaddress.ip_network("192.0.2.240/28")
+TEP_NIC = "tep0"
+TEP_MTU = 1600
+VXLAN_PORT = 4789
+TENANT_MTU = 1500  # what a segment carries (Neutron's network MTU)
+# The external network: a bridge in the root namespace (the runner's address is the subnet's gateway), the
+# edge's uplink ext0 on it, and inside the edge br-ex, where routers' gateway interfaces are plugged.
+EXTERNAL_NIC = "ext0"
+EXTERNAL_BRIDGE = "br-ex"
+EXTERNAL_PHYSNET = "external"  # provider:physical_network of the external network (flat)
 
 KVM_COMPUTES = ("kvm-1", "kvm-2")
 # VMware computes and the vCenter cluster each one fronts: several nova-computes, several clusters, each
@@ -48,6 +70,9 @@ VMDK_BACKEND = "lab-vmdk"  # cinder's own VMwareVcVmdkDriver against the lab vCe
 # a volume zone equal to its own default_availability_zone.
 AVAILABILITY_ZONES = {"kvm": "az-kvm", "vmware": "az-vmware"}
 NOVA_CONTROLLER_HOST = "lab-controller"  # nova's [DEFAULT] host of the control plane services
+# The NSX edge: DHCP servers (dnsmasq) and the metadata proxy per network, routers (Tier-1 gateways) with
+# NAT; Neutron's DHCP and router ports are bound to it.
+EDGE = "edge"
 
 
 @dataclass(frozen=True)
@@ -62,6 +87,7 @@ class Host:
     roles: tuple[str, ...]
     families: tuple[str, ...]
     data_index: int | None = None  # address on the storage subnet (computes): .21 + data_index
+    tep_index: int | None = None  # a transport node of the overlay: its TEP is address 1 + tep_index
 
     def netns(self, layout: Layout) -> str:
         return f"{lab_id(layout)}-{self.name}"
@@ -77,6 +103,15 @@ class Host:
         if self.data_index is None:
             return None
         return str(STORAGE_SUBNET.network_address + 21 + self.data_index)
+
+    def tep_address(self) -> str | None:
+        if self.tep_index is None:
+            return None
+        return str(TEP_SUBNET.network_address + 1 + self.tep_index)
+
+    def tep_link(self, layout: Layout) -> str:
+        """The root-namespace end of its TEP link (a port of the transport bridge)."""
+        return f"{lab_id(layout)}-t{self.short}"
 
     def root(self, layout: Layout) -> Path:
         """Where its files live in the lab state dir."""
@@ -121,17 +156,25 @@ class Topology:
     def computes(self) -> list[Host]:
         return [h for h in self.hosts if h.data_index is not None]
 
+    @property
+    def transport_nodes(self) -> list[Host]:
+        return [h for h in self.hosts if h.tep_index is not None]
+
 
 CONTROL_FAMILIES = ("keystone", "glance", "placement", "nova", "neutron", "cinder", "mysql", "rabbitmq", "vcenter")
 
 TOPOLOGY = Topology((
     Host(CONTROLLER, "ctl", 0, ("controller", "scheduler"), CONTROL_FAMILIES),
     Host(STORAGE, "sto", 1, ("storage",), ("cinder", "ganesha")),
-    *(Host(name, f"k{i + 1}", 2 + i, ("compute-kvm",), ("nova",), data_index=i)
+    *(Host(name, f"k{i + 1}", 2 + i, ("compute-kvm",), ("nova",), data_index=i, tep_index=i)
       for i, name in enumerate(KVM_COMPUTES)),
+    # The VMware computes stand in for their clusters' ESXi hosts on the overlay: a VMware instance's port
+    # is plugged on the transport node of the compute that runs it.
     *(Host(name, f"v{i + 1}", 2 + len(KVM_COMPUTES) + i, ("compute-vmware",), ("nova",),
-           data_index=len(KVM_COMPUTES) + i)
+           data_index=len(KVM_COMPUTES) + i, tep_index=len(KVM_COMPUTES) + i)
       for i, name in enumerate(VMWARE_COMPUTES)),
+    Host(EDGE, "edg", 2 + len(KVM_COMPUTES) + len(VMWARE_COMPUTES), ("nsx-edge",), ("neutron",),
+         tep_index=len(KVM_COMPUTES) + len(VMWARE_COMPUTES)),
 ))
 
 
@@ -151,6 +194,26 @@ def runner_address(layout: Layout) -> str:
 
 def bridge(layout: Layout) -> str:
     return f"{lab_id(layout)}-mgmt"
+
+
+def tep_bridge(layout: Layout) -> str:
+    """The transport network's bridge in the root namespace (no address: nothing routed)."""
+    return f"{lab_id(layout)}-tep"
+
+
+def external_bridge(layout: Layout) -> str:
+    """The external network's bridge in the root namespace; the runner's address on it is its gateway."""
+    return f"{lab_id(layout)}-ext"
+
+
+def external_uplink(layout: Layout) -> str:
+    """The root-namespace end of the edge's uplink to the external network."""
+    return f"{lab_id(layout)}-x{TOPOLOGY.get(EDGE).short}"
+
+
+def external_gateway(layout: Layout) -> str:
+    """The runner's address on the external network: the external subnet's gateway."""
+    return str(layout.external_network.network_address + 1)
 
 
 def hosts_file(layout: Layout) -> str:
