@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 
 from stackproof_lab.layout import HOST, Layout
+from stackproof_lab.nsx import design as nsx_design
 from stackproof_lab.vcenter import build as vcenter_build
 
 Sections = dict[str, dict[str, object]]
@@ -34,11 +35,6 @@ UPDATE_RESOURCES_INTERVAL = 10
 # The lab vCenter's datastores are sp-vmfs-1 (cluster 1) and sp-vmfs-2 (cluster 2): see vcenter/README.md.
 DATASTORE_REGEX = "^sp-vmfs-"
 VCENTER_USER = vcenter_build.DEFAULT_USER
-# The NSX logical switch behind every lab network: the lab vCenter's opaque network sp-nsx-tenant has this
-# opaqueNetworkId (passed to the vCenter with -opaque-network-id, and to the ML2 binder, which puts it in
-# each port's vif_details as NSX does, so that nova's VMware driver backs the NIC with that network).
-NSX_LOGICAL_SWITCH_ID = "6f2d3e4a-0b1c-4d5e-8f90-a1b2c3d4e5f6"
-NSX_OPAQUE_NETWORK = "sp-nsx-tenant"
 REGION = "RegionOne"
 # Heartbeats short enough that a killed compute shows down within seconds (lab-notes).
 REPORT_INTERVAL = 2
@@ -66,7 +62,7 @@ DATABASES = ("keystone", "glance", "placement", "nova_api", "nova_cell0", "nova_
 SERVICE_USERS = ("glance", "placement", "nova", "neutron", "cinder")
 
 
-SECRET_NAMES = ("database", "admin", "member", *SERVICE_USERS, "vcenter")
+SECRET_NAMES = ("database", "admin", "member", *SERVICE_USERS, "vcenter", "nsx")
 
 
 def load_secrets(layout: Layout) -> dict[str, str]:
@@ -248,6 +244,8 @@ def baseline(layout: Layout) -> dict[str, Sections]:
                     # Resolved as nova.virt.lab_kvm (see plugins/stackproof_lab_plugins/compute_launcher.py).
                     "compute_driver": "lab_kvm.LabKVMDriver",
                 },
+                # An NSX-T KVM transport node: VIFs are plugged into the NSX-managed bridge, not br-int.
+                "neutron": {**nova_common["neutron"], "ovs_bridge": nsx_design.KVM_BRIDGE},
                 "oslo_concurrency": _lock(layout, f"nova-{host}"),
             },
         )
@@ -292,7 +290,11 @@ def baseline(layout: Layout) -> dict[str, Sections]:
 
     files["neutron"] = {
         "DEFAULT": {
-            "core_plugin": "ml2",
+            # The lab's stand-in for the NSX Policy plugin, registered under the plugin's own alias: ML2 with the
+            # lab_nsx mechanism driver, which realises everything in the lab NSX manager (stackproof_lab/plugins).
+            "core_plugin": "vmware_nsxp",
+            # The TEP path's MTU: Geneve networks get it less the encapsulation (nsx_design.OVERLAY_MTU for tenants).
+            "global_physnet_mtu": nsx_design.UNDERLAY_MTU,
             "service_plugins": "",
             "auth_strategy": "keystone",
             "transport_url": transport_url(layout),
@@ -311,16 +313,19 @@ def baseline(layout: Layout) -> dict[str, Sections]:
     }
     files["ml2"] = {
         "ml2": {
-            "type_drivers": "flat,vlan,local",
-            "tenant_network_types": "vlan",
-            # lab_binder binds every port without an L2 agent (stackproof_lab/plugins/stackproof_lab_plugins/ml2.py).
-            "mechanism_drivers": "lab_binder",
+            # Tenant networks are NSX overlay (Geneve) segments; VLAN and flat stay for provider networks.
+            "type_drivers": "geneve,vlan,flat",
+            "tenant_network_types": "geneve",
+            # lab_nsx realises networks, ports and security groups in the lab NSX manager and binds ports with
+            # the segment's logical switch, without agents (stackproof_lab/plugins/stackproof_lab_plugins/nsx_ml2.py).
+            "mechanism_drivers": "lab_nsx",
             "extension_drivers": "port_security",
         },
+        "ml2_type_geneve": {"vni_ranges": "5000:5999", "max_header_size": 30},
         "ml2_type_flat": {"flat_networks": "*"},
         "ml2_type_vlan": {"network_vlan_ranges": "physnet1:100:199"},
         "securitygroup": {"firewall_driver": "noop", "enable_security_group": True},
-        "lab_binder": {"nsx_logical_switch_id": NSX_LOGICAL_SWITCH_ID},
+        "lab_nsx": nsx_design.driver_options(layout, s["nsx"], list(VMWARE_COMPUTES)),
     }
 
     cinder_conf = config_paths(layout)["cinder"]

@@ -17,7 +17,7 @@ LAB_PACKAGE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 DEFAULT_PORT_BASE = 26000
 
-# Offsets from the port base. +11..+49 are left for later lab parts (NSX service, lab hosts).
+# Offsets from the port base. +13..+49 other than +20 are left for later lab parts (lab hosts).
 PORT_OFFSETS = {
     "keystone": 0,
     "glance-api": 1,
@@ -33,6 +33,7 @@ PORT_OFFSETS = {
     # Each VMware compute's own path to it (stackproof_lab/vcenter_link.py), which a fault can cut.
     "vcenter-link-vmware-1": 11,
     "vcenter-link-vmware-2": 12,
+    "nsx-manager": 20,  # the lab NSX manager (stackproof_lab/nsx), HTTPS
 }
 
 

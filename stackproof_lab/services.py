@@ -24,6 +24,8 @@ from typing import NamedTuple
 from stackproof_lab import config, processes, rest
 from stackproof_lab.errors import LabError
 from stackproof_lab.layout import HOST, Layout
+from stackproof_lab.nsx import design as nsx_design
+from stackproof_lab.nsx import lab as nsx_lab
 from stackproof_lab.vcenter import build as vcenter_build
 
 VCENTER_LINK = Path(__file__).resolve().parent / "vcenter_link.py"
@@ -50,7 +52,7 @@ class Service:
 
     name: str
     argv: Callable[[Layout], list[str]]
-    health: str  # "http" | "mariadb" | "amqp" | "vcenter" | "heartbeat" | "tcp"
+    health: str  # "http" | "mariadb" | "amqp" | "vcenter" | "nsx" | "heartbeat" | "tcp"
     port: str | None = None  # layout port name of its listener
     env: Callable[[Layout], dict[str, str]] = field(default=lambda layout: {})
     # Its service records; all must be fresh (cinder-volume has one per backend).
@@ -205,14 +207,18 @@ def _vcenter_argv(layout: Layout) -> list[str]:
     # Built by `up` before it starts anything (cached by a hash of its sources: instant here).
     binary = vcenter_build.ensure_built(layout.state, layout.logs / "install.log")
     argv = vcenter_build.command(binary, layout.state, layout.port("vcenter"))
-    return [*argv, "-opaque-network", config.NSX_OPAQUE_NETWORK, "-opaque-network-id", config.NSX_LOGICAL_SWITCH_ID]
+    # Its ESXi hosts are NSX transport nodes: they learn an opaque network per logical switch from the lab NSX
+    # manager (stackproof_lab/vcenter/nsx.go).
+    return [*argv, "-nsx-url", nsx_design.url(layout), "-nsx-ca", str(nsx_design.ca_file(layout))]
 
 
 def vcenter_env(layout: Layout) -> dict[str, str]:
-    """Credentials for the lab vCenter, in the environment (never on a command line)."""
+    """Credentials for the lab vCenter, and for its hosts' view of the NSX manager, in the environment (never on
+    a command line)."""
     return {
         vcenter_build.USER_ENV: config.VCENTER_USER,
         vcenter_build.PASSWORD_ENV: config.vcenter_password(layout),
+        **{name: value for name, value in nsx_lab.env(layout).items() if name != "PYTHONPATH"},
     }
 
 
@@ -276,6 +282,8 @@ SERVICES: list[Service] = [
     Service("vcenter", _vcenter_argv, "vcenter", port="vcenter", env=vcenter_env, grace=5),
     *[_vcenter_link(host) for host in config.VMWARE_COMPUTES],
     *[_vmware_compute(host) for host in config.VMWARE_COMPUTES],
+    # The lab NSX manager (stackproof_lab/nsx): the NSX-T Policy API that the lab's Neutron realises everything in.
+    Service("nsx-manager", nsx_lab.argv, "nsx", port=nsx_design.PORT, env=nsx_lab.env, grace=5),
     Service(
         "neutron-api",
         _uwsgi("neutron.wsgi.api:application", "neutron-api"),
@@ -488,6 +496,8 @@ def health(layout: Layout, service: Service, beats: dict[tuple[str, str, str], i
                 return "up"
         if service.health == "vcenter":
             return "up" if _vcenter_answers(layout, record) else "down"
+        if service.health == "nsx":
+            return "up" if nsx_lab.answers(layout, record.pid) else "down"
         if service.health == "heartbeat":
             beats = heartbeats(layout) if beats is None else beats
             assert service.heartbeats

@@ -1,5 +1,5 @@
 """The files that tell stackproof about the lab: ``<state>/clouds.yaml``, ``<state>/stackproof.yaml``
-and ``<state>/secure.yaml`` (the vCenter password, which the target file only refers to).
+and ``<state>/secure.yaml`` (the vCenter and NSX passwords, which the target file only refers to).
 
 stackproof.yaml is validated by the engine with a strict schema (unknown keys are errors), so its
 shape here is exactly the documented one; values come from the same constants the lab provisions.
@@ -15,6 +15,8 @@ import yaml
 
 from stackproof_lab import config, data_network, provision
 from stackproof_lab.layout import HOST, REPO, Layout
+from stackproof_lab.nsx import design as nsx_design
+from stackproof_lab.nsx import lab as nsx_lab
 from stackproof_lab.vcenter import build as vcenter_build
 
 ADMIN_CLOUD = "sp-lab-admin"
@@ -63,7 +65,8 @@ def clouds(layout: Layout) -> dict[str, object]:
 
 
 def secure(layout: Layout) -> dict[str, object]:
-    return {"vcenters": {VCENTER: {"password": config.vcenter_password(layout)}}}
+    return {"vcenters": {VCENTER: {"password": config.vcenter_password(layout)}},
+            "nsx": {"password": nsx_lab.password(layout)}}
 
 
 def description(layout: Layout) -> dict[str, object]:
@@ -82,6 +85,12 @@ def description(layout: Layout) -> dict[str, object]:
                 "password": {"secure": f"vcenters.{VCENTER}.password"},
                 "ca_bundle": str(vcenter_build.ca_file(layout.state)),
             }
+        },
+        "nsx": {
+            "url": nsx_design.url(layout),
+            "user": nsx_design.USER,
+            "password": {"secure": "nsx.password"},
+            "ca_bundle": str(nsx_design.ca_file(layout)),
         },
         "hosts": {
             "controller": {
@@ -117,6 +126,9 @@ def description(layout: Layout) -> dict[str, object]:
             ],
             # Zone per family, types in their family's zone, cross_az_attach=False (config.AVAILABILITY_ZONES).
             "volume_steering": {"mechanism": "availability_zones"},
+            # The lab NSX manager's overlay transport zone and what the lab's Neutron makes of it (nsx/design.py).
+            "nsx": {"transport_zone": nsx_design.OVERLAY_TZ, "overlay_mtu": nsx_design.OVERLAY_MTU,
+                    "kvm_bridge": nsx_design.KVM_BRIDGE, "enforcement_seconds": nsx_design.SG_ENFORCEMENT_SECONDS},
             "failover": {"service_down_time": config.SERVICE_DOWN_TIME, "report_interval": config.REPORT_INTERVAL,
                          "restart_margin": RESTART_MARGIN,
                          "resource_update_interval": config.UPDATE_RESOURCES_INTERVAL},
