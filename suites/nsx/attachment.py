@@ -21,21 +21,24 @@ def run_network(resources: Any, hint: str) -> Any:
     return network
 
 
-def compute_of(cloud: Any, target: Any, hypervisor_type: str) -> str:
-    """A compute of the aggregate the target designs for `hypervisor_type` that can take a server now."""
+def compute_of(cloud: Any, target: Any, hypervisor_type: str, among: list[str] | None = None) -> str:
+    """A compute of the aggregate the target designs for `hypervisor_type` that can take a server now (one of
+    `among`, nova host names, when given)."""
     names = [a.name for a in target.architecture.aggregates if a.hypervisor_type == hypervisor_type]
     aggregates = {a.name: a for a in cloud.compute.aggregates()}
     hosts = sorted({h for name in names if name in aggregates for h in aggregates[name].hosts or []})
-    return usable_compute(cloud, hypervisor_type, among=hosts or None)
+    if among is not None:
+        hosts = [h for h in hosts or among if h in among]
+    return usable_compute(cloud, hypervisor_type, among=hosts if hosts or among is not None else None)
 
 
 class Boot:
     """A server sent onto a compute of one hypervisor family, on a network, not waited for yet."""
 
     def __init__(self, cloud: Any, resources: Any, target: Any, run: Any, hypervisor_type: str, network: Any,
-                 hint: str, **extra: Any) -> None:
+                 hint: str, among: list[str] | None = None, **extra: Any) -> None:
         self.cloud, self.hypervisor_type = cloud, hypervisor_type
-        self.host = compute_of(cloud, target, hypervisor_type)
+        self.host = compute_of(cloud, target, hypervisor_type, among)
         self.image = image_for(cloud, DISK_FORMAT.get(hypervisor_type, "vmdk"), hypervisor_type, run.prefix)
         self.flavor = flavor_for(cloud, self.image)
         self.server = boot(resources, image=self.image, flavor=self.flavor, host=self.host, hint=hint,

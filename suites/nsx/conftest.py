@@ -11,7 +11,7 @@ from suites.nsx.neutron import Neutron, read_neutron
 @pytest.fixture(scope="module")
 def nsx_design(target):
     if target.architecture.nsx is None:
-        pytest.skip("not evaluated: the target declares no NSX attachment (architecture.nsx)")
+        pytest.skip("the target declares no NSX attachment (architecture.nsx)")
     return target.architecture.nsx
 
 

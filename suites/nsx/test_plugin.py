@@ -38,7 +38,7 @@ def test_neutron_runs_the_nsx_plugin(cloud, hosts, target) -> None:
 
     roles = [role for role in hosts.roles() if "neutron" in target.hosts[role].config]
     if not roles:
-        pytest.skip("not evaluated: which core plugin Neutron runs shows only in neutron.conf, and the target gives "
+        pytest.skip("which core plugin Neutron runs shows only in neutron.conf, and the target gives "
                     "no neutron config path (hosts.<role>.config.neutron); the extensions and services passed")
     for role in roles:
         for host, conf in hosts.config(role, "neutron"):
