@@ -824,6 +824,11 @@ FAULTS: list[Fault] = [
         )),
     ),
 ]
+# The NSX attachment's faults live in stackproof_lab/nsx/faults.py, whose actions build on the ones above: imported
+# here, after them, and added to the registry (one entry point for the whole catalogue).
+from stackproof_lab.nsx.faults import FAULTS as NSX_FAULTS  # noqa: E402
+
+FAULTS += NSX_FAULTS
 BY_NAME = {fault.name: fault for fault in FAULTS}
 
 

@@ -42,13 +42,15 @@ opts = [
     cfg.StrOpt("overlay_tz", help="id of the overlay transport zone (Geneve networks)"),
     cfg.StrOpt("vlan_tz", help="id of the VLAN transport zone (VLAN and flat networks)"),
     cfg.ListOpt("vmware_hosts", default=[], help="hosts of VMware nova-computes"),
-    cfg.StrOpt("vmware_portgroup", default="",
-               help="FAULT (vmware-nic-on-portgroup): bind the ports of vmware_hosts as vif_type dvs on this standard "
-                    "portgroup instead of the segment's logical switch"),
+    cfg.BoolOpt("vmware_bind_dvs", default=False,
+                help="FAULT (vmware-port-bound-as-portgroup): bind the ports of vmware_hosts as vif_type dvs, a "
+                     "vSphere portgroup named after the network (as the DVS plugin does), instead of the segment's "
+                     "logical switch"),
 ]
 cfg.CONF.register_opts(opts, "lab_nsx")
 
 LOGICAL_SWITCH_KEY = "nsx-logical-switch-id"  # the key vmware-nsx sets and nova's VMware driver reads
+VIF_TYPE_DVS = "dvs"  # nova's model.VIF_TYPE_DVS (neutron-lib has no constant for it): a vSphere portgroup
 SG_TAG_SCOPE = "os-security-group"  # nsx_p's NSX_P_SECURITY_GROUP_TAG
 PORT_TAG_SCOPE = "os-neutron-port-id"  # nsx_p's NSX_P_PORT_RESOURCE_TYPE
 DEFAULT_DOMAIN = policy_constants.DEFAULT_DOMAIN
@@ -178,9 +180,8 @@ class LabNsxMechanismDriver(api.MechanismDriver):
             return
         conf = cfg.CONF.lab_nsx
         for segment in context.segments_to_bind:
-            if conf.vmware_portgroup and context.host in conf.vmware_hosts:
-                context.set_binding(segment[api.ID], portbindings.VIF_TYPE_DVS,
-                                    {"dvs_port_group_name": conf.vmware_portgroup, portbindings.CAP_PORT_FILTER: False},
+            if conf.vmware_bind_dvs and context.host in conf.vmware_hosts:
+                context.set_binding(segment[api.ID], VIF_TYPE_DVS, {portbindings.CAP_PORT_FILTER: False},
                                     status=constants.PORT_STATUS_ACTIVE)
                 return
             details = {portbindings.CAP_PORT_FILTER: True, portbindings.OVS_HYBRID_PLUG: False}
