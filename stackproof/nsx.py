@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+
 from stackproof import secrets
 from stackproof.errors import ConnectError
 from stackproof.safety import guard
@@ -84,6 +86,29 @@ def _lib_config(nsx: NsxManager, password: str) -> Any:
         realization_max_attempts=1, realization_wait_sec=0.5, cluster_unavailable_retry=False)
 
 
+def _preflight(nsx: NsxManager, password: str, where: str) -> None:
+    """One health call, to tell an unreachable manager, a TLS failure and refused credentials apart in one line
+    (vmware-nsxlib folds them all into 'service cluster unavailable')."""
+    session = requests.Session()
+    session.trust_env = False
+    guard(session)
+    tls = "insecure" if nsx.insecure else str(nsx.ca_bundle or "system CAs")
+    try:
+        response = session.get(f"{nsx.url.rstrip('/')}/api/v1/reverse-proxy/node/health", auth=(nsx.user, password),
+                               verify=nsx.verify, timeout=15)
+    except requests.exceptions.SSLError as exc:
+        raise ConnectError(f"{where}: TLS verification failed for {nsx.url} ({tls}): "
+                           f"{secrets.redact(str(exc))[:200]}") from None
+    except requests.exceptions.RequestException as exc:
+        raise ConnectError(f"{where}: cannot reach {nsx.url}: {type(exc).__name__}") from None
+    finally:
+        session.close()
+    if response.status_code in (401, 403):
+        raise ConnectError(f"{where} refused the credentials of {nsx.user} ({response.status_code})")
+    if response.status_code != 200:
+        raise ConnectError(f"{where}: health call answered {response.status_code}")
+
+
 def connect(target: Target) -> NsxPolicy:
     """The target's NSX manager; ConnectError (one line) when it cannot be reached or refuses the credentials."""
     if target.nsx is None:
@@ -95,15 +120,9 @@ def connect(target: Target) -> NsxPolicy:
     password = target.secret(nsx.password, "nsx.password")
     secrets.register(password)
     where = f"NSX manager {urlsplit(nsx.url).netloc}"
+    _preflight(nsx, password, where)
     try:
         lib = NsxPolicyLib(_lib_config(nsx, password))
-        lib.transport_zone.list()  # the first request tells reachability, TLS and credentials apart
-    except nsxlib_exc.InvalidCredentials:
-        raise ConnectError(f"{where} refused the credentials of {nsx.user} (403)") from None
-    except nsxlib_exc.ServiceClusterUnavailable as exc:
-        raise ConnectError(f"{where}: cannot reach {nsx.url} with TLS verified "
-                           f"({'insecure' if nsx.insecure else nsx.ca_bundle or 'system CAs'}): "
-                           f"{secrets.redact(str(exc))[:200]}") from None
     except nsxlib_exc.ManagerError as exc:
         raise ConnectError(f"{where}: {secrets.redact(str(exc))[:300]}") from None
     return NsxPolicy(lib, nsx.url, nsxlib_exc.ResourceNotFound)
