@@ -19,7 +19,7 @@ class NsxManager:
 
     def policy(self) -> nsx.NsxPolicy:
         if self._target.nsx is None:
-            pytest.skip("not evaluated: the target describes no NSX manager (nsx:)")
+            pytest.skip("the target describes no NSX manager (nsx:)")
         if self._policy is None and self._failure is None:
             try:
                 self._policy = nsx.connect(self._target)
