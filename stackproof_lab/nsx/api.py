@@ -43,18 +43,6 @@ class NsxApi:
     def policy(self, method: str, intent_path: str, body: Any = None) -> Any:
         return self.call(method, POLICY + intent_path, body)
 
-    def listing(self, path: str) -> list[Any]:
-        """Every result of a paginated list, following the cursor."""
-        results: list[Any] = []
-        cursor = ""
-        while True:
-            joiner = "&" if "?" in path else "?"
-            answer = self.call("GET", path + (f"{joiner}cursor={cursor}" if cursor else ""))
-            results += answer.get("results", [])
-            cursor = answer.get("cursor") or ""
-            if not cursor:
-                return results
-
     def healthy(self) -> bool:
         try:
             return bool(self.call("GET", "/api/v1/reverse-proxy/node/health").get("healthy"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import itertools
 import json
 import os
 import threading
@@ -264,7 +265,8 @@ class Store:
         if kind.realized_as and path not in self.realized_ids:
             self.realized_ids[path] = str(uuid.uuid4())
         if kind.resource_type == "Segment" and path not in self.vnis:
-            self.vnis[path] = FIRST_VNI + len(self.vnis)
+            used = set(self.vnis.values())
+            self.vnis[path] = next(vni for vni in itertools.count(FIRST_VNI) if vni not in used)
 
     def delete(self, path: str) -> None:
         """Delete an object and what lives under it; a segment with ports is refused, as NSX does."""
@@ -279,6 +281,7 @@ class Store:
             for doomed in [p for p in self.objects if p == path or p.startswith(path + "/")]:
                 del self.objects[doomed]
                 self.realized_ids.pop(doomed, None)
+                self.vnis.pop(doomed, None)
             self._save()
 
     # --- realization -------------------------------------------------------------------------------

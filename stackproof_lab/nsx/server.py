@@ -206,11 +206,20 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(200, None, {"Set-Cookie": f"JSESSIONID={session}; Path=/; Secure; HttpOnly",
                                 "X-XSRF-TOKEN": xsrf})
 
-    do_GET = lambda self: self._handle("GET")  # noqa: E731
-    do_PATCH = lambda self: self._handle("PATCH")  # noqa: E731
-    do_PUT = lambda self: self._handle("PUT")  # noqa: E731
-    do_DELETE = lambda self: self._handle("DELETE")  # noqa: E731
-    do_POST = lambda self: self._handle("POST")  # noqa: E731
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
 
     # --- the API -----------------------------------------------------------------------------------
 
