@@ -15,6 +15,7 @@ from typing import Any
 from stackproof_lab import config
 from stackproof_lab.errors import LabError
 from stackproof_lab.layout import Layout
+from stackproof_lab.nsx import lab as nsx_lab
 from stackproof_lab.rest import Cloud
 from stackproof_lab.vcenter import build as vcenter_build
 from stackproof_lab.waiting import wait_for
@@ -240,6 +241,7 @@ def architecture(layout: Layout, say: Callable[[str], None]) -> str:
     _ensure_network(cloud, member)
     _ensure_security_group(cloud, member)
     _ensure_port(cloud, member)
+    say(_realize_in_nsx(layout, cloud))
     for volume_type in VOLUME_TYPES:
         _ensure_volume_type(cloud, volume_type)
     for image in IMAGES:
@@ -396,6 +398,38 @@ def _ensure_port(cloud: Cloud, project_id: str) -> None:
             "description": "a standing port, bound as an instance's is (stackproof lab)"}})["port"]
     if port.get("binding:vif_type") in (None, "unbound", "binding_failed"):
         raise LabError(f"port {PORT} on {NETWORK} is not bound (binding:vif_type {port.get('binding:vif_type')})")
+
+
+def _realize_in_nsx(layout: Layout, cloud: Cloud) -> str:
+    """Networks, ports and security groups that Neutron has and the NSX manager lacks (made by a lab from before
+    NSX) are made there: an update that changes nothing (the description, as it is) makes the lab's Neutron driver
+    write them (PATCHes that create what is missing). Nothing to do on a lab that always had NSX."""
+    nsx = nsx_lab.client(layout)
+
+    def missing(path: str) -> bool:
+        try:
+            nsx.policy("GET", path)
+            return False
+        except LabError:
+            return True
+
+    touched = []
+    for network in cloud.call("network", "GET", "/networks")["networks"]:
+        if missing(f"/infra/segments/{network['id']}"):
+            cloud.call("network", "PUT", f"/networks/{network['id']}",
+                       {"network": {"description": network["description"]}})
+            touched.append(f"network {network['name']}")
+    for port in cloud.call("network", "GET", "/ports")["ports"]:
+        if missing(f"/infra/segments/{port['network_id']}/ports/{port['id']}"):
+            cloud.call("network", "PUT", f"/ports/{port['id']}", {"port": {"description": port["description"]}})
+            touched.append(f"port {port['id']}")
+    for group in cloud.call("network", "GET", "/security-groups")["security_groups"]:
+        if missing(f"/infra/domains/{group['project_id']}/security-policies/{group['id']}"):
+            # Not the name: Neutron refuses a default group any update that names it.
+            cloud.call("network", "PUT", f"/security-groups/{group['id']}",
+                       {"security_group": {"description": group["description"]}})
+            touched.append(f"security group {group['name']} ({group['project_id']})")
+    return f"NSX: made {', '.join(touched)}" if touched else "NSX: every network, port and security group there"
 
 
 def _ensure_volume_type(cloud: Cloud, spec: dict[str, Any]) -> None:

@@ -117,9 +117,8 @@ class LabNsxMechanismDriver(api.MechanismDriver):
                                              tags=tags, **args)
 
     def update_network_postcommit(self, context):
-        if context.current["name"] != context.original["name"]:
-            self.nsx.segment.update(context.current["id"], name=nsx_name(context.current["name"] or "network",
-                                                                         context.current["id"]))
+        # The same PATCH as at creation: it renames, and makes a segment NSX lost (or never had) again.
+        self.create_network_postcommit(context)
 
     def delete_network_postcommit(self, context):
         try:
@@ -240,12 +239,8 @@ class LabNsxMechanismDriver(api.MechanismDriver):
             self._rule_on_backend(domain, sg["id"], rule)
 
     def _sg_updated(self, resource, event, trigger, payload):
-        original, sg = payload.states[0], payload.latest_state
-        if (original.get("name"), original.get("description")) == (sg.get("name"), sg.get("description")):
-            return
-        name = nsx_name(sg["name"] or "securitygroup", sg["id"])
-        self.nsx.group.update(sg["project_id"], sg["id"], name=name, description=sg.get("description"))
-        self.nsx.comm_map.update(sg["project_id"], sg["id"], name=name, description=sg.get("description"))
+        # The same PATCHes as at creation: they rename, and make what NSX lost (or never had) again.
+        self._sg_created(resource, event, trigger, payload)
 
     def _sg_deleted(self, resource, event, trigger, payload):
         sg = payload.latest_state
