@@ -14,7 +14,7 @@ from typing import Any
 from stackproof.connections import ConnectionPool
 from stackproof.controls import Control
 from stackproof.interrupts import Interrupts
-from stackproof.ledger import run_prefix
+from stackproof.naming import run_prefix
 from stackproof.report.model import Case
 from stackproof.report.waivers import Waivers
 from stackproof.target import Target
@@ -27,6 +27,7 @@ class RunState:
     target: Target
     lab_default: bool
     allow_disruptive: str | None
+    max_tier: str | None = None
     worker: str = "main"
     # Where this session's junit.xml, report.html and evidence.json go: the run directory, or a phase's
     # folder inside it when `stackproof run` runs the disruptive checks as a second phase.
@@ -40,6 +41,8 @@ class RunState:
     notes: list[str] = field(default_factory=list)
     interrupts: Interrupts = field(default_factory=Interrupts)
     service_versions: dict[str, Any] = field(default_factory=dict)
+    # clouds role -> what the run reached for it: clouds.yaml entry and file, auth URL, region, project, user
+    clouds_used: dict[str, dict[str, Any]] = field(default_factory=dict)
     leaks: list[str] = field(default_factory=list)
     cleanup_errors: list[str] = field(default_factory=list)
     started: float = 0.0

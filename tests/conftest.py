@@ -27,14 +27,14 @@ def fake():
 
 
 class SuiteProject:
-    """A directory laid out like this repo (conftest, suites/, target) for running checks in a subprocess."""
+    """A directory laid out like this repo (conftest, suites/, target) for running checks in a subprocess.
+
+    It has no pyproject.toml or pytest.ini, as a target directory outside the checkout would not: everything a
+    suite run needs from pytest's configuration comes from the plugin.
+    """
 
     def __init__(self, pytester: pytest.Pytester, fake: FakeCloud) -> None:
         self.pytester, self.fake, self.path = pytester, fake, pytester.path
-        ini = (REPO / "pyproject.toml").read_text()
-        start = ini.index("[tool.pytest.ini_options]")
-        end = ini.index("[tool.ruff]")
-        (self.path / "pyproject.toml").write_text(ini[start:end])
         (self.path / "conftest.py").write_text((REPO / "conftest.py").read_text())
         (self.path / "suites").mkdir()
         fake.clouds_yaml(self.path / "clouds.yaml")

@@ -5,11 +5,26 @@ from __future__ import annotations
 import json
 import logging
 
-from fakecloud import PASSWORD, TOKEN
+from fakecloud import PASSWORD
 from reportchecks import OUTCOMES, outcomes, run_checks
 
 from stackproof import reports
 from stackproof.findings import CheckFailed, expect
+
+# A check whose output carries the Keystone token: every report must mask it (issue 12, item 12).
+TOKEN_CHECK = """
+import logging
+from stackproof.findings import expect
+
+@pytest.mark.control("SP-FO-002", title="One big hypervisor", statement="It must be monitored.")
+@pytest.mark.readonly
+@pytest.mark.failover
+def test_token_in_output(cloud):
+    token = cloud.auth_token  # a token that reaches a check's output, its properties and its failure
+    print("the token:", token, cloud.session.get_token())
+    logging.getLogger("leaky").warning("token %s", token)
+    expect(False, f"failing with token {token}", expected="no token", found=token, where=f"token {token}")
+"""
 
 
 def test_html_evidence_and_latest_link(project) -> None:
@@ -40,17 +55,28 @@ def test_html_evidence_and_latest_link(project) -> None:
 
 
 def test_no_secret_reaches_any_report_or_log(project) -> None:
+    """Passwords, and every Keystone token a process obtained (each xdist worker has its own), are masked in
+    every report file; the run directory and its files are the operator's alone."""
+    project.check("failover/test_token.py", TOKEN_CHECK)
     result, run_dir = run_checks(project)
     assert result.ret == 1
+    tokens = list(project.fake.tokens)
+    assert len(tokens) >= 2, "the controller and the worker that ran the checks authenticate each"
     files = [p for p in run_dir.iterdir() if p.is_file()]
     assert len(files) >= 5, files
     for path in files:
         content = path.read_bytes()
         assert PASSWORD.encode() not in content, f"password found in {path.name}"
-        assert TOKEN.encode() not in content, f"token found in {path.name}"
-    # the secret did travel: it was masked, not merely absent
-    assert "about to fail with password ***" in (run_dir / "report.html").read_text()
-    assert PASSWORD not in result.stdout.str()
+        assert not [t for t in tokens if t.encode() in content], f"a token found in {path.name}"
+        assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others: {oct(path.stat().st_mode)}"
+    assert run_dir.stat().st_mode & 0o077 == 0, oct(run_dir.stat().st_mode)
+    # the secrets did travel: they were masked, not merely absent
+    html = (run_dir / "report.html").read_text()
+    assert "about to fail with password ***" in html and "failing with token ***" in html
+    assert PASSWORD not in result.stdout.str() and not [t for t in tokens if t in result.stdout.str()]
+    token_check = next(c for c in json.loads((run_dir / "evidence.json").read_text())["controls"]
+                       if c["control_id"] == "SP-FO-002")
+    assert token_check["found"] == "***" and token_check["where"] == "token ***"
 
 
 def test_expect_renders_expected_found_where() -> None:

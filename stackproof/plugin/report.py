@@ -14,7 +14,7 @@ import time
 import pytest
 
 from stackproof import apilog, secrets
-from stackproof.plugin.run import run_state
+from stackproof.plugin.run import reached_record, run_state
 from stackproof.report import evidence, junit, waivers
 from stackproof.report.model import RED, Case, RunReport
 from stackproof.reports import client_versions
@@ -140,9 +140,11 @@ def header(state: RunState) -> RunReport:
     """What is known of the run before any check ran: identity, target, selection, versions."""
     return RunReport(
         run_id=state.run_id,
-        target={"name": state.target.name, "source": str(state.target.source), "lab": state.lab_default},
+        # The clouds the run reached (per clouds role: entry, clouds.yaml, auth URL, region, project, user).
+        target={"name": state.target.name, "source": str(state.target.source), "lab": state.lab_default,
+                "clouds": reached_record(state)["clouds"]},
         started=state.started,
-        selection=dict(state.selection),
+        selection=dict(state.selection) | {"max_tier": state.max_tier},
         service_versions=state.service_versions,
         client_versions=client_versions(),
         allow_disruptive=state.disruptive_allowed,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackproof_lab.layout import HOST, Layout
+from stackproof_lab.layout import Layout
 
 PORT = "nsx-manager"  # layout port name
 USER = "admin"  # NSX-T's built-in administrator
-SECRET = "nsx"  # name of its password in secrets.json (config.SECRET_NAMES)
+SECRET = "nsx"  # name of its password in secrets.json (passwords.NAMES)
 # The overlay transport zone every lab segment lives in, as an NSX-T manager names it (NSX ids are UUIDs),
 # and a VLAN transport zone for VLAN networks (which the architecture does not want for tenants: SP-NSX-002).
 OVERLAY_TZ_ID = "1b3a2f36-bfd1-443e-a0f6-4de01abc963e"
@@ -36,7 +36,9 @@ def ca_file(layout: Layout) -> Path:
 
 
 def url(layout: Layout) -> str:
-    return f"https://{HOST}:{layout.port(PORT)}"
+    """On the controller's management address, where the computes, the lab vCenter and the runner reach it as
+    they would a real NSX manager."""
+    return f"https://{layout.controller}:{layout.port(PORT)}"
 
 
 def segment_path(network_id: str) -> str:

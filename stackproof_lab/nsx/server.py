@@ -12,9 +12,10 @@ operators use it, over the state of ``model.Store``.
 
 Every request needs HTTP basic auth or the session cookie that ``/api/session/create`` hands out. The user and
 password come from the environment (STACKPROOF_NSX_USER / STACKPROOF_NSX_PASSWORD), never from the command
-line. It listens on a loopback address only.
+line. It listens on a loopback address, or on an address of a documentation range (RFC 5737) that the lab gives
+its hosts inside their network namespaces (the controller's management address): never beyond the machine.
 
-    python -m stackproof_lab.nsx.server --state-dir DIR --listen 127.0.0.1:PORT \
+    python -m stackproof_lab.nsx.server --state-dir DIR --listen ADDRESS:PORT \
         --overlay-tz ID:NAME [--vlan-tz ID:NAME]
 """
 
@@ -54,6 +55,7 @@ POLICY = "/policy/api/v1"
 VERSION = "3.2.3.0.0.21703624"  # an NSX-T 3.2 manager: the Policy API vmware-nsxlib 19 speaks in full
 PAGE_SIZE = 1000  # NSX's default and maximum page size
 ENDPOINT_FILE = "nsx.json"
+DOCUMENTATION_RANGES = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
 STATE_FILE = "state.json"
 
 
@@ -295,20 +297,24 @@ def _parse_tz(value: str) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stackproof_lab.nsx.server", description=__doc__.split("\n")[0])
     parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--listen", required=True, help="loopback address:port")
+    parser.add_argument("--listen", required=True, help="address:port (loopback or RFC 5737)")
     parser.add_argument("--overlay-tz", type=_parse_tz, required=True, metavar="ID:NAME")
     parser.add_argument("--vlan-tz", type=_parse_tz, metavar="ID:NAME")
     args = parser.parse_args(argv)
     host, _, port = args.listen.rpartition(":")
-    if not ipaddress.ip_address(host).is_loopback:
-        parser.error(f"--listen {args.listen}: only a loopback address is allowed")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        parser.error(f"--listen {args.listen}: not an IP address:port")
+    if not (address.is_loopback or any(address in net for net in DOCUMENTATION_RANGES)):
+        parser.error(f"--listen {args.listen}: only a loopback or RFC 5737 address is allowed")
     user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
     if not user or not password:
         parser.error(f"set {USER_ENV} and {PASSWORD_ENV} in the environment")
     state_dir = args.state_dir.resolve()
     endpoint = state_dir / ENDPOINT_FILE
     endpoint.unlink(missing_ok=True)  # a stale one would tell the lab a dead server is up
-    ca_file, cert_file, key_file = tls.ensure(state_dir)
+    ca_file, cert_file, key_file = tls.ensure(state_dir, address)
     store = Store(state_dir / STATE_FILE, bootstrap(args.overlay_tz, args.vlan_tz))
     Handler.manager = Manager(store, user, password)
     server = Server((host, int(port)), Handler)

@@ -1,9 +1,11 @@
 """The lab NSX manager's certificates, made the way the lab vCenter makes its own (vcenter/tlscert.go).
 
-A CA of its own (ECDSA P-256, five years) signs a server certificate for localhost, 127.0.0.1 and ::1. The CA
+A CA of its own (ECDSA P-256, five years) signs a server certificate for localhost, 127.0.0.1, ::1 and the address
+the manager listens on (the controller's management address in the lab). The CA
 certificate is what a client verifies the manager with (the target's ``nsx.ca_bundle``, the lab Neutron
 driver's ``ca_file``); the CA key is never written: a new pair is made when the certificate nears its end.
-A restarted manager reuses a certificate that is still valid for a while, so clients keep trusting it.
+A restarted manager reuses a certificate that is still valid for a while and names its address, so clients keep
+trusting it.
 Runs on the lab venv's Python (``cryptography`` comes with the OpenStack services).
 """
 
@@ -16,6 +18,8 @@ from pathlib import Path
 
 CA_FILE, CERT_FILE, KEY_FILE = "nsx-ca.pem", "nsx-cert.pem", "nsx-key.pem"
 VALIDITY = datetime.timedelta(days=5 * 365)
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+LOOPBACK = ipaddress.ip_address("127.0.0.1")
 RENEW_BEFORE = datetime.timedelta(days=30)
 
 
@@ -26,7 +30,7 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     os.replace(tmp, path)
 
 
-def _still_valid(cert_file: Path, ca_file: Path) -> bool:
+def _still_valid(cert_file: Path, ca_file: Path, address: IPAddress) -> bool:
     from cryptography import x509
 
     if not (cert_file.exists() and ca_file.exists()):
@@ -35,11 +39,17 @@ def _still_valid(cert_file: Path, ca_file: Path) -> bool:
         leaf = x509.load_pem_x509_certificate(cert_file.read_bytes())
     except ValueError:
         return False
-    return leaf.not_valid_after_utc - datetime.datetime.now(datetime.UTC) > RENEW_BEFORE
+    try:
+        named = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    return (address in named.get_values_for_type(x509.IPAddress)
+            and leaf.not_valid_after_utc - datetime.datetime.now(datetime.UTC) > RENEW_BEFORE)
 
 
-def ensure(directory: Path) -> tuple[Path, Path, Path]:
-    """(CA, certificate, key) files in ``directory``, made when missing or about to expire."""
+def ensure(directory: Path, address: IPAddress = LOOPBACK) -> tuple[Path, Path, Path]:
+    """(CA, certificate, key) files in ``directory``, made when missing, about to expire or not naming
+    ``address``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -47,7 +57,7 @@ def ensure(directory: Path) -> tuple[Path, Path, Path]:
 
     directory.mkdir(parents=True, exist_ok=True)
     ca_file, cert_file, key_file = directory / CA_FILE, directory / CERT_FILE, directory / KEY_FILE
-    if _still_valid(cert_file, ca_file) and key_file.exists():
+    if _still_valid(cert_file, ca_file, address) and key_file.exists():
         return ca_file, cert_file, key_file
     now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)  # tolerate a little clock skew
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -63,8 +73,8 @@ def ensure(directory: Path) -> tuple[Path, Path, Path]:
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-             x509.IPAddress(ipaddress.ip_address("::1"))]
+    addresses = dict.fromkeys([LOOPBACK, ipaddress.ip_address("::1"), address])
+    names = [x509.DNSName("localhost"), *(x509.IPAddress(a) for a in addresses)]
     leaf = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),

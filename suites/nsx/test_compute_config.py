@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
+from stackproof.servers import VMWARE_HV_TYPE
 
 pytestmark = [pytest.mark.nsx]
 
@@ -18,26 +19,32 @@ OVS_AGENT = "Open vSwitch agent"
               "networks: NSX, not an L2 agent, owns the data path on every hypervisor.",
 )
 @pytest.mark.readonly
-def test_computes_attach_the_nsx_way(cloud, hosts, target, nsx_design) -> None:
+def test_computes_attach_the_nsx_way(cloud, hosts, nsx_design) -> None:
     agents = [f"{a.agent_type} on {a.host} ({a.id}, alive={a.is_alive})" for a in cloud.network.agents()
               if a.agent_type == OVS_AGENT]
     expect(not agents, f"{len(agents)} Open vSwitch agent(s) registered: an L2 agent competes with NSX for the "
            "data path", expected="no Open vSwitch agent", found=agents, where="network API /v2.0/agents")
-    roles = [role for role in hosts.roles() if role.startswith("compute-") and "nova" in target.hosts[role].config]
-    expect(bool(roles), "the target describes no compute host role with a nova config", expected="compute-* roles "
-           "with config.nova", found=hosts.roles(), where="target hosts")
-    for role in roles:
-        for host, conf in hosts.config(role, "nova"):
-            where = f"role {role}, host {host.backend.get_hostname()}, {target.hosts[role].config['nova']}"
-            if conf.get("DEFAULT", "compute_driver", fallback="").strip().endswith("VMwareVCDriver"):
+    # Every nova-compute the cloud lists, read where the target's inventory says it runs.
+    vmware = {(hv.service_details or {}).get("host") for hv in cloud.compute.hypervisors(details=True)
+              if hv.hypervisor_type == VMWARE_HV_TYPE}
+    scope = hosts.computes(s.host for s in cloud.compute.services(binary="nova-compute"))
+    problems = scope.gaps("nova-compute")
+    for name, items in sorted(scope.covered.items()):
+        for item in items:
+            where = f"{name} ({item.where})"
+            if name in vmware:
                 # NSX-MH's integration bridge: with NSX-T the port's vif_details name the logical switch instead.
-                bridge = conf.get("vmware", "integration_bridge", fallback="").strip()
-                expect(not bridge, "the VMware compute sets [vmware] integration_bridge: every NIC lands on that "
-                       "one opaque network instead of its port's logical switch",
-                       expected="[vmware] integration_bridge unset", found=f"integration_bridge={bridge}",
-                       where=where)
+                bridge = item.conf.get("vmware", "integration_bridge", fallback="").strip()
+                if bridge:
+                    problems.append(f"{where}: [vmware] integration_bridge={bridge}: every NIC lands on that one "
+                                    "opaque network instead of its port's logical switch")
             else:
-                bridge = conf.get("neutron", "ovs_bridge", fallback="br-int").strip()
-                expect(bridge == nsx_design.kvm_bridge, f"the KVM compute plugs VIFs into {bridge}, not the NSX "
-                       f"bridge {nsx_design.kvm_bridge}", expected=f"[neutron] ovs_bridge={nsx_design.kvm_bridge}",
-                       found=f"ovs_bridge={bridge}", where=where)
+                bridge = item.conf.get("neutron", "ovs_bridge", fallback="br-int").strip()
+                if bridge != nsx_design.kvm_bridge:
+                    problems.append(f"{where}: [neutron] ovs_bridge={bridge}: VIFs are plugged into {bridge}, not "
+                                    f"the NSX bridge {nsx_design.kvm_bridge}")
+    expect(not problems, f"{len(problems)} compute(s) not attaching VIFs the NSX-T way",
+           expected=f"for every nova-compute the compute API lists: its nova.conf in the target's inventory; on "
+                    f"VMware computes [vmware] integration_bridge unset, on the others [neutron] "
+                    f"ovs_bridge={nsx_design.kvm_bridge}",
+           found="; ".join(problems), where="compute API os-services and os-hypervisors; nova.conf on each host")

@@ -31,7 +31,7 @@ def _ovs(compute, *args: str) -> str:
 )
 @pytest.mark.workload
 def test_kvm_tap_is_on_the_nsx_bridge(cloud, run, target, hosts, resources, waiter, nsx_design) -> None:
-    computes = compute_hosts(hosts, target, "compute-kvm")
+    computes = compute_hosts(cloud, hosts, KVM_HV_TYPE)
     plugging = [c for c in computes if c.conf.get("DEFAULT", "compute_driver", fallback="").strip()
                 .endswith(PLUGGING_DRIVER)]
     if not plugging:
