@@ -32,13 +32,15 @@ FAULT_GRACE = 10.0
 
 
 def boot(resources: Any, *, hint: str, flavor: Any, image: Any | None = None, host: str | None = None,
-         block_device_mapping: list[dict[str, Any]] | None = None) -> Any:
-    """Send a boot without networks (what is checked does not depend on them). `host` asks for one host
-    through microversion 2.74's `host`, which still runs every scheduler filter, unlike the old az:host form;
-    `block_device_mapping` boots from a volume instead of `image`.
+         block_device_mapping: list[dict[str, Any]] | None = None, networks: list[dict[str, Any]] | None = None,
+         **extra: Any) -> Any:
+    """Send a boot, without networks unless `networks` names them (most checks do not depend on them). `host`
+    asks for one host through microversion 2.74's `host`, which still runs every scheduler filter, unlike the old
+    az:host form; `block_device_mapping` boots from a volume instead of `image`; `extra` goes into the request as
+    it is (security_groups, key_name).
 
     A refusal at the API (e.g. image metadata nova cannot parse) is a finding, not a crash of the check."""
-    attrs: dict[str, Any] = {"flavor_id": flavor.id, "networks": "none"}
+    attrs: dict[str, Any] = {"flavor_id": flavor.id, "networks": networks or "none", **extra}
     if image is not None:
         attrs["image_id"] = image.id
     if block_device_mapping is not None:
@@ -160,11 +162,12 @@ def usable_hosts(cloud: Any, names: list[str], hypervisor_type: str,
 
 
 def running_on(cloud: Any, resources: Any, waiter: Any, *, host: str, flavor: Any, hint: str, image: Any = None,
-               block_device_mapping: list[dict[str, Any]] | None = None) -> Any:
-    """A server booted onto `host` and ACTIVE there: the stage a check then acts on; anything else fails it."""
+               block_device_mapping: list[dict[str, Any]] | None = None, **extra: Any) -> Any:
+    """A server booted onto `host` and ACTIVE there: the stage a check then acts on; anything else fails it.
+    `extra` (networks, security_groups, key_name) goes to boot()."""
     source = f"image {image.name}" if image is not None else "a volume"
     server = settled(cloud, waiter, boot(resources, image=image, flavor=flavor, host=host, hint=hint,
-                                         block_device_mapping=block_device_mapping),
+                                         block_device_mapping=block_device_mapping, **extra),
                      f"a server from {source} on {host} to become ACTIVE or ERROR")
     expect(server.status == "ACTIVE" and server.compute_host == host, f"a server from {source} did not boot on {host}",
            expected=f"ACTIVE on host {host}", found=outcome(server), where=where(cloud, server, image, flavor))

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 LAB_PACKAGE = Path(__file__).resolve().parent
 DEFAULT_PORT_BASE = 26000
 
-# Offsets from the port base. +11..+49 are left for later lab parts (NSX service, lab hosts).
+# Offsets from the port base. +11..+49 other than +20 are left for later lab parts.
 PORT_OFFSETS = {
     "keystone": 0,
     "glance-api": 1,
@@ -32,6 +32,7 @@ PORT_OFFSETS = {
     "rabbitmq-dist": 8,
     "epmd": 9,
     "vcenter": 10,  # the lab vCenter (stackproof_lab/vcenter), HTTPS
+    "nsx-manager": 20,  # the lab NSX manager (stackproof_lab/nsx), HTTPS
 }
 # The management network: a /27 of 198.51.100.128/25 (RFC 5737) per lab, chosen by the port base. It is
 # the one range the machine itself does not use: its own link is in 192.0.2.0/24 and the package registries

@@ -61,6 +61,8 @@ def _service_step(ctx: Context, service: services.Service) -> runner.Step:
             if service.name == "vcenter":
                 ctx.vcenter_started = True
         services.wait_healthy(ctx.layout, service, timeout=START_TIMEOUT)
+        if started and service.warm_up is not None:
+            service.warm_up(ctx.layout)
         return "started, healthy" if started else None
 
     return runner.Step(service.name, run, ("hosts", *service.after))
@@ -212,9 +214,9 @@ def _stop_readers_of(layout: Layout, changed: list[str]) -> list[str]:
 
 def down(layout: Layout) -> None:
     progress = Progress("lab down")
-    # The data stores and the vCenter go after their clients; the hosts (and whatever still runs in them,
-    # such as epmd or a volume connector) last.
-    infra_names = ("mariadb", "rabbitmq", "vcenter")
+    # The data stores, the vCenter and the NSX manager go after their clients; the hosts (and whatever still runs
+    # in them, such as epmd or a volume connector) last.
+    infra_names = ("mariadb", "rabbitmq", "vcenter", "nsx-manager")
     openstack = [s for s in (*services.SERVICES, *services.ON_DEMAND)
                  if s.name not in infra_names and not s.name.startswith("sshd-")]
     infra = [services.get(name) for name in infra_names]

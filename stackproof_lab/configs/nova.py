@@ -15,6 +15,7 @@ from stackproof_lab.configs.openstack import (
     transport_url,
 )
 from stackproof_lab.layout import Layout
+from stackproof_lab.nsx import design as nsx_design
 from stackproof_lab.vcenter import runtime as vcenter
 
 # (No AvailabilityZoneFilter: nova 34 removed it in favour of the placement pre-filter.)
@@ -105,6 +106,8 @@ def compute(layout: Layout, password: dict[str, str], name: str, *, on: str | No
     }
     if cluster is None:
         sections["libvirt"] = {"nfs_mount_options": NFS_MOUNT_OPTIONS}
+        # An NSX-T KVM transport node: VIFs are plugged into the NSX-managed bridge, not br-int.
+        sections["neutron"] = {"ovs_bridge": nsx_design.KVM_BRIDGE}
     else:
         sections["DEFAULT"]["update_resources_interval"] = UPDATE_RESOURCES_INTERVAL
         # nova 34 runs nova-compute on native threads by default, but oslo.vmware's SOAP client (suds) is not

@@ -2,11 +2,12 @@
 
 A fault is a name, a description, the control IDs expected to catch it (``SP-<AREA>-<NNN>``, NNN = the
 check's number in design/checks.md) and one action (by family: processes.py, configuration.py, cloud.py,
-vsphere.py, network.py). Adding a fault is adding one entry here.
+vsphere.py, network.py, nsx.py). Adding a fault is adding one entry here.
 """
 
 from __future__ import annotations
 
+from stackproof_lab import provision
 from stackproof_lab.configs.nova import SCHEDULER_FILTERS
 from stackproof_lab.configs.openstack import SERVICE_DOWN_TIME
 from stackproof_lab.faults.base import Fault, Together
@@ -19,6 +20,13 @@ from stackproof_lab.faults.cloud import (
 )
 from stackproof_lab.faults.configuration import ConfigOption
 from stackproof_lab.faults.network import DataNicChange, VCenterCut
+from stackproof_lab.faults.nsx import (
+    AgentRegistered,
+    PolicyRuleRemoved,
+    ProviderNetwork,
+    SegmentPortMoved,
+    SegmentTransportZone,
+)
 from stackproof_lab.faults.processes import KillService, StopService, TwinCompute, VolumeBackendsDown
 from stackproof_lab.faults.vsphere import HOST_STATE_REASON, StopVCenter, VSphereChange
 from stackproof_lab.topology import (
@@ -40,6 +48,7 @@ _VOLUME_BACKENDS = tuple(f"{CINDER_HOST}@{b}" for b in (CINDER_BACKEND, VMDK_BAC
 _DATASTORE_1 = "sp-vmfs-1"  # the lab vCenter's shared VMFS datastore of sp-cluster-1
 # A trait every VMware provider already carries, so isolating by it needs no provider change.
 _VMWARE_TRAIT = "trait:COMPUTE_IMAGE_TYPE_VMDK"
+_SG_RULE_FAULT = "nsx-policy-rule-missing"  # also the name of the file its removed rule is kept in
 
 FAULTS: list[Fault] = [
     Fault(
@@ -196,9 +205,10 @@ FAULTS: list[Fault] = [
         # FO-5 finds the hypervisor name twice and the cluster fronted by two services; FO-2 finds the twin's
         # hypervisor without a placement provider (its name is vmware-1's, so placement refuses it).
         # The twin is a nova-compute on a host the target's inventory does not describe: every check that takes
-        # its computes from the cloud says so (FO-3, FO-4 and BLK-3 read their nova.conf, BLK-5 their data NIC).
-        # BLK-10: the twin is in no aggregate, so in nova's default zone, which no cinder zone serves.
-        ("SP-BLK-003", "SP-BLK-005", "SP-BLK-010", "SP-FO-002", "SP-FO-003", "SP-FO-004", "SP-FO-005"),
+        # its computes from the cloud says so (FO-3, FO-4, BLK-3 and NSX-3 read their nova.conf, BLK-5 their data
+        # NIC). BLK-10: the twin is in no aggregate, so in nova's default zone, which no cinder zone serves.
+        ("SP-BLK-003", "SP-BLK-005", "SP-BLK-010", "SP-FO-002", "SP-FO-003", "SP-FO-004", "SP-FO-005",
+         "SP-NSX-003"),
         TwinCompute(f"nova-compute-{TWIN_COMPUTE}", TWIN_COMPUTE),
     ),
     Fault(
@@ -293,6 +303,57 @@ FAULTS: list[Fault] = [
             AggregateMetadata("vmware", _VMWARE_TRAIT, "required"),
             ConfigOption("nova", "scheduler", "enable_isolated_aggregate_filtering", True, restart=("nova-scheduler",)),
         )),
+    ),
+    Fault(
+        "neutron-core-plugin-ml2",
+        "Neutron's core plugin is plain ml2 instead of the NSX Policy plugin (vmware_nsxp): the lab's Neutron works "
+        "the same (its NSX mechanism driver runs either way), but the deployment is not the designed one",
+        ("SP-NSX-001",),
+        ConfigOption("neutron", "DEFAULT", "core_plugin", "ml2", restart=("neutron-api",)),
+    ),
+    Fault(
+        "tenant-network-vlan",
+        f"a VLAN network (physnet1, VLAN 150) is given to project {provision.MEMBER_PROJECT}: a tenant network "
+        "that is no NSX overlay",
+        ("SP-NSX-002",),
+        ProviderNetwork("sp-fault-vlan-net", "vlan", "physnet1", 150),
+    ),
+    Fault(
+        "ovs-agent-registered",
+        f"an Open vSwitch agent is registered on {KVM_COMPUTES[0]}: an L2 agent next to NSX on a compute",
+        ("SP-NSX-003",),
+        AgentRegistered("5f0c2a8e-0d4b-4c1e-9a37-6b2e1f7d9c01", "Open vSwitch agent", "neutron-openvswitch-agent",
+                        KVM_COMPUTES[0]),
+    ),
+    Fault(
+        "vmware-port-bound-as-portgroup",
+        "the lab's Neutron binds ports on the VMware computes as vSphere portgroup ports (vif_type dvs, as the DVS "
+        "plugin does) instead of NSX logical switch ports: nova's VMware driver backs their NICs with a portgroup "
+        "named after the network instead of the logical switch's opaque network, and no host carries one, so "
+        "VMware servers with ports do not boot",
+        ("SP-NSX-004", "SP-NSX-005"),
+        ConfigOption("ml2", "lab_nsx", "vmware_bind_dvs", True, restart=("neutron-api",)),
+    ),
+    Fault(
+        "nsx-port-on-wrong-segment",
+        f"in NSX, port {provision.PORT}'s segment port is moved from {provision.NETWORK}'s segment to a segment of "
+        "its own: the port would attach to another logical switch than its network's",
+        ("SP-NSX-007",),
+        SegmentPortMoved(provision.PORT, provision.NETWORK, "sp-fault-segment"),
+    ),
+    Fault(
+        "nsx-segment-unrealized",
+        f"in NSX, {provision.NETWORK}'s segment names a transport zone that does not exist: it cannot be realized "
+        "(no logical switch)",
+        ("SP-NSX-007",),
+        SegmentTransportZone(provision.NETWORK, "sp-fault-missing-tz"),
+    ),
+    Fault(
+        _SG_RULE_FAULT,
+        f"in NSX, the tcp/22 rule of security group {provision.SECURITY_GROUP}'s security policy is deleted (Neutron "
+        "still has the rule): NSX does not enforce what the group allows",
+        ("SP-NSX-009",),
+        PolicyRuleRemoved(_SG_RULE_FAULT, provision.SECURITY_GROUP, "tcp", 22),
     ),
 ]
 BY_NAME = {fault.name: fault for fault in FAULTS}

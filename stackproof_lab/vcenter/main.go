@@ -186,6 +186,7 @@ func run(o *options) error {
 	}
 	defer model.Remove()
 	installExtensions(inv)
+	startNSXSync(inv)
 
 	service := model.Service
 	service.TLS = tlsConfig

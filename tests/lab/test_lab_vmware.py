@@ -18,7 +18,6 @@ pytestmark = pytest.mark.lab
 RUN = uuid.uuid4().hex[:8]
 VMWARE_HOSTS = {"vmware-1", "vmware-2"}
 VMWARE_HV_TYPE = "VMware vCenter Server"
-NSX_SWITCH = "sp-nsx-tenant"
 HOST_STATE_REASON = "set by vmwareapi host_state"
 TIMINGS: dict[str, float] = {}
 
@@ -179,8 +178,9 @@ def test_vmdk_server_is_a_powered_on_vm_in_the_cluster_of_its_compute(lab, vsphe
     port = next(admin.network.ports(device_id=server.id))
     assert port.binding_vif_type == "ovs" and port.binding_host_id == server.compute_host
     switch_id = port.binding_vif_details["nsx-logical-switch-id"]
-    opaque = {p["name"]: p["summary"] for p in collect(vsphere, vim.OpaqueNetwork, ["name", "summary"]).values()}
-    assert opaque[NSX_SWITCH].opaqueNetworkId == switch_id
+    opaque = {p["summary"].opaqueNetworkId: p["name"] for p in collect(vsphere, vim.OpaqueNetwork,
+                                                                      ["name", "summary"]).values()}
+    assert switch_id in opaque, f"no opaque network for logical switch {switch_id}: {opaque}"
     nics = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
     assert len(nics) == 1
     backing = nics[0].backing
