@@ -253,10 +253,10 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "vmware-aggregate-has-kvm-host",
-        "kvm-1 is added to the vmware aggregate as well: a KVM host now sits in both aggregates and takes the "
-        "vmware aggregate's images",
+        "kvm-1 is moved into the vmware aggregate (its availability zone keeps a host out of two): a KVM host "
+        "now takes the vmware aggregate's images",
         ("SP-AGG-002", "SP-AGG-005"),
-        AggregateHost("vmware", "kvm-1"),
+        AggregateHost("vmware", "kvm-1", leaving="kvm"),
     ),
     Fault(
         "vmdk-image-untagged",
