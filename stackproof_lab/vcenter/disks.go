@@ -475,33 +475,3 @@ func (m *virtualDiskManager) MoveVirtualDiskTask(ctx *simulator.Context, req *ty
 	})
 	return &methods.MoveVirtualDisk_TaskBody{Res: &types.MoveVirtualDisk_TaskResponse{Returnval: task}}
 }
-
-// ---------------------------------------------------------------------------
-// HostDatastoreBrowser: nova calls SearchDatastore_Task without a search
-// spec (listing sub-folders of its image cache), which made the simulator
-// dereference nil; and a spec without matchPattern matched no file, where
-// a vCenter matches every file.
-
-type datastoreBrowser struct {
-	*simulator.HostDatastoreBrowser
-}
-
-func searchSpecDefaults(spec *types.HostDatastoreBrowserSearchSpec) *types.HostDatastoreBrowserSearchSpec {
-	if spec == nil {
-		spec = &types.HostDatastoreBrowserSearchSpec{}
-	}
-	if len(spec.MatchPattern) == 0 {
-		spec.MatchPattern = []string{"*"}
-	}
-	return spec
-}
-
-func (b *datastoreBrowser) SearchDatastoreTask(req *types.SearchDatastore_Task) soap.HasFault {
-	req.SearchSpec = searchSpecDefaults(req.SearchSpec)
-	return b.HostDatastoreBrowser.SearchDatastoreTask(req)
-}
-
-func (b *datastoreBrowser) SearchDatastoreSubFoldersTask(req *types.SearchDatastoreSubFolders_Task) soap.HasFault {
-	req.SearchSpec = searchSpecDefaults(req.SearchSpec)
-	return b.HostDatastoreBrowser.SearchDatastoreSubFoldersTask(req)
-}

@@ -25,6 +25,10 @@ type inventorySpec struct {
 	opaqueNetworkID string
 	instanceUUID    string
 	datastoreRoot   string
+	// sharedDatastore, when set, names a VMFS datastore mounted on every
+	// host of every cluster: the nova-computes of both clusters can put
+	// their image caches on it (what SP-VMDK-008 examines).
+	sharedDatastore string
 }
 
 // inventory keeps what the extensions need to know about the topology.
@@ -147,7 +151,37 @@ func buildInventory(spec *inventorySpec) (*simulator.Model, *inventory, error) {
 		}
 		refreshDatastore(ds)
 	}
+	if spec.sharedDatastore != "" {
+		if err := addSharedDatastore(inv, spec); err != nil {
+			return nil, nil, err
+		}
+	}
 	return model, inv, nil
+}
+
+// addSharedDatastore adds a VMFS datastore mounted on every host of every
+// cluster (storage the clusters share). It reports half the free space of
+// the file system behind it: nova and cinder place disks on the datastore
+// with the most free space, so each cluster keeps using its own datastore
+// and the shared one holds what the checks put there on purpose, while
+// every nova-compute can still place (and cache images) on it.
+func addSharedDatastore(inv *inventory, spec *inventorySpec) error {
+	name := spec.sharedDatastore
+	ds, err := createVmfsDatastore(inv, name, filepath.Join(spec.datastoreRoot, name))
+	if err != nil {
+		return err
+	}
+	for _, cluster := range inv.clusters {
+		for _, ref := range cluster.Host {
+			host := simulator.Map.Get(ref).(*simulator.HostSystem)
+			mountDatastore(ds, host)
+			inv.presented[ds.Self] = append(inv.presented[ds.Self], host.Self)
+		}
+	}
+	refreshDatastore(ds)
+	ds.Summary.FreeSpace /= 2
+	ds.Info.GetDatastoreInfo().FreeSpace = ds.Summary.FreeSpace
+	return nil
 }
 
 // appendRef returns refs plus ref in a new slice: the simulator shares
