@@ -42,10 +42,10 @@ const (
 // transfer is one disk of a lease: the local descriptor it reads or writes.
 type transfer struct {
 	lease    types.ManagedObjectReference
-	file     string // descriptor path
-	capacity int64  // bytes (export)
+	file     string   // descriptor path
+	capacity int64    // bytes (export)
 	extents  []string // export: the flat extents of the disk's backing chain, the disk's own first
-	thin     bool   // import: the disk the import spec asked for is thin
+	thin     bool     // import: the disk the import spec asked for is thin
 }
 
 var (
