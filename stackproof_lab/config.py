@@ -31,8 +31,12 @@ VMWARE_DRIVER = "vmwareapi.VMwareVCDriver"
 # cluster's capacity; a lost vCenter disables its service with 'set by vmwareapi host_state') only in
 # this periodic task: the lab shows them within seconds.
 UPDATE_RESOURCES_INTERVAL = 10
-# The lab vCenter's datastores are sp-vmfs-1 (cluster 1) and sp-vmfs-2 (cluster 2): see vcenter/README.md.
+# The lab vCenter's datastores are sp-vmfs-1 (cluster 1), sp-vmfs-2 (cluster 2) and sp-vmfs-shared (mounted on
+# every host of both clusters, so both VMware computes can cache images there): see vcenter/README.md.
 DATASTORE_REGEX = "^sp-vmfs-"
+# vmdk (issue 15): cinder's VMDK backend keeps to each cluster's own datastore. Its driver prefers the datastore
+# mounted on the most hosts, which would be the shared one and would change where every volume lives.
+CINDER_DATASTORE_REGEX = "^sp-vmfs-[0-9]+$"
 VCENTER_USER = vcenter_build.DEFAULT_USER
 # The NSX logical switch behind every lab network: the lab vCenter's opaque network sp-nsx-tenant has this
 # opaqueNetworkId (passed to the vCenter with -opaque-network-id, and to the ML2 binder, which puts it in
@@ -175,6 +179,10 @@ def baseline(layout: Layout) -> dict[str, Sections]:
         },
         "database": {"connection": db_url(layout, s, "glance")},
         "glance_store": {"default_backend": "fs"},
+        # vmdk (issue 15): glance 33 inspects uploads and refuses a flat VMDK extent (it reads as raw) unless this
+        # is off. The lab holds flat (preallocated) VMDK images, as a cloud importing VMFS exports must; the
+        # sparse-header subformats pass either way (SP-VMDK-001/003 check the two agree).
+        "image_format": {"require_image_format_match": False},
         "fs": {"filesystem_store_datadir": str(d / "glance" / "images")},
         "os_glance_staging_store": {"filesystem_store_datadir": str(d / "glance" / "staging")},
         "os_glance_tasks_store": {"filesystem_store_datadir": str(d / "glance" / "tasks")},
@@ -362,7 +370,7 @@ def baseline(layout: Layout) -> dict[str, Sections]:
             "vmware_insecure": False,
             # The clusters nova manages (a multi-valued option: one line per cluster).
             "vmware_cluster_name": list(VMWARE_COMPUTES.values()),
-            "vmware_datastore_regex": DATASTORE_REGEX,
+            "vmware_datastore_regex": CINDER_DATASTORE_REGEX,
         },
     }
 

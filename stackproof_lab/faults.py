@@ -814,6 +814,78 @@ FAULTS: list[Fault] = [
         )),
     ),
 ]
+# vmdk (issue 15): the faults the vmdk area's controls exist to catch. Only existing actions; the vCenter setting
+# is the lab vCenter's own (stackproof_lab/vcenter/nfc.go): how ExportVm hands out a snapshot's disk.
+_VMDK_EXPORT_OPTION = "config.stackproof.lab.exportDiskFormat"
+_VMDK_CACHE_AGING = (("manager_interval", 1), ("remove_unused_original_minimum_age_seconds", 0))
+
+
+def _cache_aging_at_once() -> Together:
+    """The aging options on every VMware compute, rendered together, both computes restarted once at the end."""
+    hosts = list(config.VMWARE_COMPUTES)
+    steps = [ConfigOption(f"nova-{host}", "image_cache", name, value, restart=())
+             for host in hosts for name, value in _VMDK_CACHE_AGING]
+    last = steps[-1]
+    steps[-1] = ConfigOption(last.config_id, last.section, last.option, last.value,
+                             restart=tuple(f"nova-compute-{host}" for host in hosts))
+    return Together(tuple(steps))
+
+
+FAULTS += [
+    Fault(
+        "vmware-computes-disagree-on-linked-clone",
+        "vmware-2 sets [vmware] use_linked_clone=false while vmware-1 keeps the default (true): the two computes "
+        "share datastore sp-vmfs-shared and its image cache, one cloning linked children off cached images the "
+        "other treats as copies to age away",
+        ("SP-VMDK-008",),
+        ConfigOption("nova-vmware-2", "vmware", "use_linked_clone", False, restart=("nova-compute-vmware-2",)),
+    ),
+    Fault(
+        "vmware-computes-disagree-on-cache-prefix",
+        "vmware-2 sets [vmware] cache_prefix=vmware-2- while vmware-1 has none: on the datastore they share each "
+        "keeps its own image cache folder, so an image moves from Glance twice",
+        ("SP-VMDK-008",),
+        ConfigOption("nova-vmware-2", "vmware", "cache_prefix", "vmware-2-", restart=("nova-compute-vmware-2",)),
+    ),
+    Fault(
+        "vmdk-image-unknown-adapter",
+        "the lab's streamOptimized image says vmware_adaptertype=virtio-scsi, a SCSI model nova accepts but its "
+        "VMware driver does not know: the root disk silently gets the default LSI Logic controller",
+        # AGG-4 reads the value; VMDK-6 boots it and finds another controller.
+        ("SP-AGG-004", "SP-VMDK-006"),
+        ImageProperty("sp-vmware-stream-vmdk", "vmware_adaptertype", "virtio-scsi", provisioned="lsiLogic"),
+    ),
+    Fault(
+        "vmdk-image-cache-ages-at-once",
+        "both VMware computes run nova's image cache manager every second and remove a cached image as soon as no "
+        "server uses it ([image_cache] manager_interval=1, remove_unused_original_minimum_age_seconds=0): the "
+        "cache keeps nothing, every boot after the last server went copies the image from Glance again",
+        ("SP-VMDK-004",),
+        _cache_aging_at_once(),
+    ),
+    Fault(
+        "vcenter-exports-flat-disks",
+        f"the lab vCenter's ExportVm hands out a disk's raw flat extent instead of a streamOptimized VMDK (advanced "
+        f"setting {_VMDK_EXPORT_OPTION}=flat, through OptionManager.UpdateOptions): nova uploads a snapshot's "
+        "bytes as they come, labelled streamOptimized",
+        ("SP-VMDK-007",),
+        VSphereChange(("option", _VMDK_EXPORT_OPTION, "flat"), ("option", _VMDK_EXPORT_OPTION, "streamOptimized")),
+    ),
+    Fault(
+        "glance-format-check-on",
+        "glance's [image_format] require_image_format_match is on while Glance holds a flat VMDK image "
+        "(sp-vmware-flat-vmdk): such an image could not be uploaded again, and no new one can be",
+        ("SP-VMDK-001",),
+        ConfigOption("glance", "image_format", "require_image_format_match", True, restart=("glance-api",)),
+    ),
+    Fault(
+        "vmdk-flat-image-labelled-thin",
+        "the lab's flat VMDK image says vmware_disktype=thin: a thin disk exported from VMFS, which moves its full "
+        "64 MiB extent to every datastore like a preallocated one",
+        ("SP-VMDK-002",),
+        ImageProperty("sp-vmware-flat-vmdk", "vmware_disktype", "thin", provisioned="preallocated"),
+    ),
+]
 BY_NAME = {fault.name: fault for fault in FAULTS}
 
 

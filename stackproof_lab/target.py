@@ -97,6 +97,10 @@ def description(layout: Layout) -> dict[str, object]:
             "scheduler": {"urls": ["local://"], "config": {"nova": str(paths["nova"])}},
             "compute-kvm": {"urls": ["local://"], "config": {"nova": str(paths[f"nova-{first_kvm}"])}},
             "compute-vmware": {"urls": ["local://"], "config": {"nova": str(paths[f"nova-{first_vmware}"])}},
+            # vmdk (issue 15): every VMware compute's nova.conf, so that checks comparing the computes (SP-VMDK-008)
+            # cover each one the cloud lists; one role per further compute (a role has one config path).
+            **{f"compute-{host}": {"urls": ["local://"], "config": {"nova": str(paths[f"nova-{host}"])}}
+               for host in list(config.VMWARE_COMPUTES)[1:]},
         },
         "architecture": {
             "aggregates": [
