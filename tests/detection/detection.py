@@ -111,17 +111,18 @@ def run_until(lab, area: str, reports: Path, settled, limit: float, tier: str = 
 
 
 def prove(lab, area: str, fault: str, evidence: list[str] | dict[str, list[str]], reports: Path,
-          limit: float = 90.0) -> None:
+          limit: float = 90.0, tier: str | None = None) -> None:
     """Inject `fault`: exactly its controls of `area` go red, naming the faulty object; clear: all green.
 
     `evidence` lists the texts every red control's message must contain, or maps control IDs to their own.
     The disruptive checks run only for a fault that names one: on any other fault they refuse to start on
-    an unhealthy cloud (their precondition), which proves nothing about the fault.
+    an unhealthy cloud (their precondition), which proves nothing about the fault. `tier` "smoke" proves a
+    fault that only readonly controls catch with the area's readonly checks alone (seconds, not minutes).
     """
     registry = lab_faults()
     assert fault in registry, f"the lab has no fault {fault!r}"
     named = set(registry[fault]["controls"])
-    tier = "all" if named & (area_controls(area) - area_controls(area, disruptive=False)) else "full"
+    tier = tier or ("all" if named & (area_controls(area) - area_controls(area, disruptive=False)) else "full")
     expected = named & area_controls(area, disruptive=tier == "all")
     assert expected, f"fault {fault} names no control of area {area} ({registry[fault]['controls']})"
     inject(lab, fault)
