@@ -823,15 +823,11 @@ _VMDK_EXPORT_OPTION = "config.stackproof.lab.exportDiskFormat"
 _VMDK_CACHE_AGING = (("manager_interval", 1), ("remove_unused_original_minimum_age_seconds", 0))
 
 
-def _cache_aging_at_once() -> Together:
-    """The aging options on every VMware compute, rendered together, both computes restarted once at the end."""
-    hosts = list(config.VMWARE_COMPUTES)
-    steps = [ConfigOption(f"nova-{host}", "image_cache", name, value, restart=())
-             for host in hosts for name, value in _VMDK_CACHE_AGING]
-    last = steps[-1]
-    steps[-1] = ConfigOption(last.config_id, last.section, last.option, last.value,
-                             restart=tuple(f"nova-compute-{host}" for host in hosts))
-    return Together(tuple(steps))
+def _cache_aging_at_once(host: str) -> Together:
+    """The aging options on one VMware compute, rendered together, the compute restarted once at the end."""
+    first, last = _VMDK_CACHE_AGING
+    return Together((ConfigOption(f"nova-{host}", "image_cache", *first, restart=()),
+                     ConfigOption(f"nova-{host}", "image_cache", *last, restart=(f"nova-compute-{host}",))))
 
 
 FAULTS += [
@@ -860,11 +856,13 @@ FAULTS += [
     ),
     Fault(
         "vmdk-image-cache-ages-at-once",
-        "both VMware computes run nova's image cache manager every second and remove a cached image as soon as no "
-        "server uses it ([image_cache] manager_interval=1, remove_unused_original_minimum_age_seconds=0): the "
-        "cache keeps nothing, every boot after the last server went copies the image from Glance again",
-        ("SP-VMDK-004",),
-        _cache_aging_at_once(),
+        "vmware-1 runs nova's image cache manager every second and removes a cached image as soon as no server "
+        "uses it ([image_cache] manager_interval=1, remove_unused_original_minimum_age_seconds=0): its cache keeps "
+        "nothing, every boot there after the last server went copies the image from Glance again",
+        # VMDK-4 boots each format twice on each compute in turn; VMDK-8 sees vmware-1's aging differ from
+        # vmware-2's on the datastore they share.
+        ("SP-VMDK-004", "SP-VMDK-008"),
+        _cache_aging_at_once("vmware-1"),
     ),
     Fault(
         "vcenter-exports-flat-disks",

@@ -11,7 +11,7 @@ from openstack import exceptions as os_exc
 from stackproof import datastore
 from stackproof.findings import expect
 from stackproof.image_transfer import cached_image, timed_boot, upload, vm_datastore
-from stackproof.servers import flavor_for, outcome, where
+from stackproof.servers import VMWARE_HV_TYPE, flavor_for, outcome, usable_hosts, where
 from suites.vmdk.computes import require_config
 from suites.vmdk.images import mib
 from suites.vmdk.nova_vmware import option
@@ -25,6 +25,7 @@ FLAT = frozenset({"preallocated", "thin"})
 # interval is this short or shorter, the check waits for two passes before the second boot, so a cache that keeps
 # nothing is seen, not raced.
 SHORT_MANAGER_INTERVAL = 15
+RECIPES = ("sparse", "streamOptimized", "preallocated", "thin")
 
 
 def refused_flat(exc: os_exc.HttpException, disk_type: str) -> bool:
@@ -53,7 +54,7 @@ def wait_for_aging(si, browser, ds_name: str, folder: str, image_id: str, conf) 
               "and a second boot of the same image reuses the cached copy instead of moving it again.",
 )
 @pytest.mark.workload
-@pytest.mark.parametrize("recipe", ["sparse", "streamOptimized", "preallocated", "thin"])
+@pytest.mark.parametrize("recipe", RECIPES)
 def test_first_boot_fills_the_cache_and_the_second_reuses_it(recipe, cloud, waiter, resources, vcenters,
                                                               vmware_computes, build_image, record_property) -> None:
     built = build_image(recipe, TRANSFER_SIZE)
@@ -76,8 +77,13 @@ def test_first_boot_fills_the_cache_and_the_second_reuses_it(recipe, cloud, wait
     record_property("measure.amplification", round(moved / built.sparse_bytes, 2))
     record_property("measure.upload_seconds", round(uploaded.seconds, 2))
     flavor = flavor_for(cloud, image)
+    # The formats go round the VMware computes the cloud lists, so that every compute's cache is exercised.
+    usable, seen = usable_hosts(cloud, [c.host for c in vmware_computes], VMWARE_HV_TYPE)
+    expect(bool(usable), "no VMware compute can take a server", expected="a VMware compute up and enabled",
+           found="; ".join(seen), where="compute API os-services, os-hypervisors")
+    host = usable[RECIPES.index(recipe) % len(usable)]
 
-    first = timed_boot(cloud, resources, waiter, image=image, flavor=flavor, hint=f"vmdk4-{recipe}-1")
+    first = timed_boot(cloud, resources, waiter, image=image, flavor=flavor, hint=f"vmdk4-{recipe}-1", host=host)
     server = first.value
     expect(server.status == "ACTIVE", f"a server from {recipe} image {image.name} did not boot",
            expected="ACTIVE", found=outcome(server), where=where(cloud, server, image, flavor))

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from stackproof.findings import expect
 from stackproof.image_transfer import timed_boot, upload
-from stackproof.servers import flavor_for, outcome
+from stackproof.servers import flavor_for, outcome, where
 from suites.vmdk.vsphere_view import compute_of, disk_file, image_cache_folders, root_disk, vcenter_of
 
 pytestmark = [pytest.mark.vmdk]
 
-IMAGE_SIZE = 64 * 2**20
+IMAGE_SIZE = 16 * 2**20  # small: what is checked does not depend on the size
 # vmware_disktype -> whether the root disk of a full clone is thin. thin and preallocated are provisioning types;
 # nova copies a sparse image into a preallocated disk (vmops._cache_sparse_image) and imports a streamOptimized
 # one as a thin disk (images._build_import_spec_for_import_vapp); a full clone copies that cached disk.
 FULL_CLONE_THIN = {"sparse": False, "streamOptimized": True, "preallocated": False, "thin": True}
-# (recipe, vmware_linked_clone): full clones of every type, and a linked clone
+# (recipe, vmware_linked_clone): a full clone of every type, and a linked clone
 CASES = [*((name, False) for name in FULL_CLONE_THIN), ("sparse", True)]
+
+
+def _kind(thin: bool, eager: bool = False) -> str:
+    return "thin" if thin else ("eagerZeroedThick" if eager else "thick")
 
 
 @pytest.mark.control(
@@ -31,58 +33,40 @@ CASES = [*((name, False) for name in FULL_CLONE_THIN), ("sparse", True)]
               "datastore.",
 )
 @pytest.mark.workload
-def test_root_disks_are_provisioned_as_their_disk_type_says(cloud, waiter, resources, vcenters, vmware_computes,
-                                                            build_image, record_property) -> None:
-    images = {}
-    for name, linked in CASES:
-        built = build_image(name, IMAGE_SIZE)
-        images[(name, linked)] = upload(resources, built, hint=f"vmdk5-{name}{'-linked' if linked else ''}",
-                                        timeout=waiter.timeouts.image_active, properties={
-                                            "hypervisor_type": "vmware", "vmware_disktype": built.recipe.disk_type,
-                                            "vmware_adaptertype": "lsiLogic", "vmware_linked_clone": str(linked)}
-                                        ).value
-    flavor = flavor_for(cloud, next(iter(images.values())))
-
-    def boot(case):
-        name, linked = case
-        return timed_boot(cloud, resources, waiter, image=images[case], flavor=flavor,
-                          hint=f"vmdk5-{name}{'-linked' if linked else ''}").value
-
-    with ThreadPoolExecutor(max_workers=len(CASES)) as pool:
-        servers = dict(zip(CASES, pool.map(boot, CASES), strict=True))
-    wrong, seen = [], []
-    for (name, linked), server in servers.items():
-        image = images[(name, linked)]
-        label = f"{name} ({'linked' if linked else 'full'} clone)"
-        expect(server.status == "ACTIVE", f"a server from {label} image {image.name} did not boot",
-               expected="ACTIVE", found=outcome(server), where=f"server {server.id}, image {image.id}")
-        compute = compute_of(vmware_computes, server)
-        vc_name, si = vcenter_of(vcenters, compute)
-        disk = root_disk(si, server.id)
-        expect(disk is not None, f"vCenter {vc_name} shows no root disk for server {server.id}",
-               expected="a VM with a virtual disk", found="none", where=f"server {server.id}, image {image.id}")
-        seen.append(f"{label}: {disk.describe()}")
-        at = f"server {server.id} on {compute.host}, image {image.name}"
-        if linked:
-            ds_name = disk.file[1:].split("]", 1)[0]
-            prefixes = [f"[{ds_name}] {folder}/{image.id}/" for folder in image_cache_folders(si, compute, ds_name)]
-            if not (disk.parent and disk.parent.startswith(tuple(prefixes))):
-                wrong.append(f"{label}: root disk's parent is {disk.parent or 'none'}, not the cached image "
-                             f"under {' or '.join(prefixes)} ({at})")
-            continue
-        on_datastore = disk_file(si, disk.file)
-        thin = FULL_CLONE_THIN[name]
-        if disk.thin != thin or disk.eager:
-            wrong.append(f"{label}: vCenter shows the root disk {'thin' if disk.thin else 'thick'}"
-                         f"{' eagerly zeroed' if disk.eager else ''}, expected {'thin' if thin else 'thick'} ({at})")
-        if on_datastore is None or on_datastore.thin is not disk.thin:
-            wrong.append(f"{label}: the datastore shows {disk.file} "
-                         f"{'missing' if on_datastore is None else 'thin=' + str(on_datastore.thin)} while vCenter's "
-                         f"device says thin={disk.thin} ({at})")
-    record_property("root_disks", "; ".join(seen))
-    expect(not wrong, f"{len(wrong)} root disk(s) are not provisioned as their image's disk type says: "
-           + "; ".join(wrong),
-           expected="full clones: " + ", ".join(f"{k} -> {'thin' if v else 'thick'}" for k, v in
-                                                FULL_CLONE_THIN.items())
-                    + "; linked clones: parent under the image cache; vCenter and datastore agreeing",
-           found="; ".join(seen), where="; ".join(f"server {s.id}" for s in servers.values()))
+@pytest.mark.parametrize(("recipe", "linked"), CASES, ids=[f"{n}-{'linked' if k else 'full'}" for n, k in CASES])
+def test_root_disk_is_provisioned_as_its_disk_type_says(recipe, linked, cloud, waiter, resources, vcenters,
+                                                        vmware_computes, build_image, record_property) -> None:
+    built = build_image(recipe, IMAGE_SIZE)
+    label = f"{recipe} ({'linked' if linked else 'full'} clone)"
+    hint = f"vmdk5-{recipe}-{'linked' if linked else 'full'}"
+    image = upload(resources, built, hint=hint, timeout=waiter.timeouts.image_active, properties={
+        "hypervisor_type": "vmware", "vmware_disktype": built.recipe.disk_type, "vmware_adaptertype": "lsiLogic",
+        "vmware_linked_clone": str(linked)}).value
+    flavor = flavor_for(cloud, image)
+    server = timed_boot(cloud, resources, waiter, image=image, flavor=flavor, hint=hint).value
+    at = where(cloud, server, image, flavor)
+    expect(server.status == "ACTIVE", f"a server from {label} image {image.name} did not boot", expected="ACTIVE",
+           found=outcome(server), where=at)
+    compute = compute_of(vmware_computes, server)
+    vc_name, si = vcenter_of(vcenters, compute)
+    disk = root_disk(si, server.id)
+    expect(disk is not None, f"vCenter {vc_name} shows no root disk for server {server.id}",
+           expected="a VM with a virtual disk", found="none", where=at)
+    record_property("root_disk", f"{label}: {disk.describe()}")
+    if linked:
+        ds_name = disk.file[1:].split("]", 1)[0]
+        prefixes = [f"[{ds_name}] {folder}/{image.id}/" for folder in image_cache_folders(si, compute, ds_name)]
+        expect(bool(disk.parent) and disk.parent.startswith(tuple(prefixes)),
+               f"the root disk of linked clone {server.id} is not a child of the cached image",
+               expected=f"backing parent under {' or '.join(prefixes)}", found=disk.describe(),
+               where=f"{at}, compute {compute.host}, vCenter {vc_name}")
+        return
+    thin = FULL_CLONE_THIN[recipe]
+    on_datastore = disk_file(si, disk.file)
+    found = (f"vCenter: {_kind(disk.thin, disk.eager)}; datastore: "
+             + ("no such disk" if on_datastore is None else _kind(bool(on_datastore.thin))))
+    expect(disk.thin is thin and not disk.eager and on_datastore is not None and on_datastore.thin is thin,
+           f"the root disk of a full clone of {label} image {image.name} is not {_kind(thin)}",
+           expected=f"{_kind(thin)} in vCenter and on the datastore ("
+                    + ", ".join(f"{k} -> {_kind(v)}" for k, v in FULL_CLONE_THIN.items()) + ")",
+           found=f"{found} ({disk.file})", where=f"{at}, compute {compute.host}, vCenter {vc_name}")

@@ -11,7 +11,7 @@ from suites.vmdk.vsphere_view import compute_of, disk_file, root_disk, vcenter_o
 
 pytestmark = [pytest.mark.vmdk]
 
-IMAGE_SIZE = 64 * 2**20  # below every flavor's root disk
+IMAGE_SIZE = 16 * 2**20  # below every flavor's root disk
 
 
 @pytest.mark.control(

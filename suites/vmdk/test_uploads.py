@@ -11,7 +11,7 @@ from stackproof.vmdk import HEAD_BYTES, glance_verdict, read_head
 
 pytestmark = [pytest.mark.vmdk]
 
-UPLOAD_SIZE = 64 * 2**20  # virtual size of the uploaded images: small, the behaviour does not depend on it
+UPLOAD_SIZE = 16 * 2**20  # virtual size of the uploaded images: small, the behaviour does not depend on it
 RECIPES = ("sparse", "streamOptimized", "preallocated", "thin", "descriptor")
 
 

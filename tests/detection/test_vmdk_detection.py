@@ -28,7 +28,10 @@ EVIDENCE = {
     # the source line that would print it.
     "vmdk-image-unknown-adapter": ["vmware_adaptertype=virtio-scsi (images sp-vmware-stream-vmdk)",
                                    "root disk on VirtualLsiLogicController"],
-    "vmdk-image-cache-ages-at-once": ["copied it from Glance again", "cached disk removed"],
+    "vmdk-image-cache-ages-at-once": {
+        "SP-VMDK-004": ["copied it from Glance again", "cached disk removed"],
+        "SP-VMDK-008": ["datastore sp-vmfs-shared", "vmware-1: [image_cache] manager_interval=1"],
+    },
     "vcenter-exports-flat-disks": ["is not a streamOptimized VMDK", "bytes: a flat extent (no VMDK header"],
 }
 READONLY = {"vmware-computes-disagree-on-linked-clone", "vmware-computes-disagree-on-cache-prefix",
