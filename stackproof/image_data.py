@@ -1,4 +1,5 @@
-"""An image's first bytes, read from Glance with a ranged download (a GET: allowed in readonly checks).
+"""An image's first bytes, read from Glance with a ranged download (a GET: allowed in readonly checks), and its
+properties however openstacksdk presents them.
 
 Glance's download honours `Range` (glance/api/v2/image_data.py); should a server ignore it, the response is
 read only as far as needed and closed, so a multi-gigabyte image never crosses the wire whole.
@@ -30,3 +31,16 @@ def first_bytes(cloud: Any, image_id: str, length: int) -> bytes:
         return bytes(data[:length])
     finally:
         response.close()
+
+
+IMAGE_FIELDS = ("hypervisor_type", "vmware_disktype", "vmware_adaptertype")  # properties openstacksdk maps
+
+
+def image_properties(image: Any) -> dict[str, Any]:
+    """Image properties whether openstacksdk mapped them to attributes or left them in `properties`."""
+    props = dict(image.properties or {})
+    for key in IMAGE_FIELDS:
+        value = getattr(image, key, None)
+        if value is not None:
+            props.setdefault(key, value)
+    return props

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackproof.image_data import ImageDataError, first_bytes
+from stackproof.image_data import ImageDataError, first_bytes, image_properties
 
 
 class Response:
@@ -49,3 +49,10 @@ def test_a_refusal_names_the_status_and_request() -> None:
     with pytest.raises(ImageDataError, match=r"HTTP 403 \(request req-1"):
         first_bytes(Cloud(response), "img", 10)
     assert response.closed
+
+
+def test_image_properties_merge_mapped_attributes() -> None:
+    image = type("Image", (), {"properties": {"os_type": "linux"}, "hypervisor_type": "vmware",
+                               "vmware_disktype": None, "vmware_adaptertype": "lsiLogic"})()
+    assert image_properties(image) == {"os_type": "linux", "hypervisor_type": "vmware",
+                                       "vmware_adaptertype": "lsiLogic"}

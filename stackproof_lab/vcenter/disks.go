@@ -218,32 +218,7 @@ func copySparse(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 1<<20)
-	var size int64
-	for {
-		n, err := io.ReadFull(in, buf)
-		if n > 0 {
-			if bytes.Count(buf[:n], []byte{0}) == n {
-				_, err2 := out.Seek(int64(n), io.SeekCurrent)
-				if err2 != nil {
-					out.Close()
-					return err2
-				}
-			} else if _, err2 := out.Write(buf[:n]); err2 != nil {
-				out.Close()
-				return err2
-			}
-			size += int64(n)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			out.Close()
-			return err
-		}
-	}
-	if err := out.Truncate(size); err != nil {
+	if _, err := writeSparse(out, in); err != nil {
 		out.Close()
 		return err
 	}

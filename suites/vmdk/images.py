@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from stackproof.image_data import first_bytes
+from stackproof.image_data import first_bytes, image_properties
 from stackproof.vmdk import HEAD_BYTES, Head, read_head
 
 READERS = 8  # ranged reads in flight: a cloud may hold hundreds of images, each read is one small GET
@@ -34,23 +34,13 @@ class VmdkImage:
         return self.head.capacity or self.image.virtual_size or self.image.size or 0
 
 
-def properties(image: Any) -> dict[str, Any]:
-    """Image properties whether openstacksdk mapped them to attributes or left them in `properties`."""
-    props = dict(image.properties or {})
-    for key in ("hypervisor_type", "vmware_disktype", "vmware_adaptertype"):
-        value = getattr(image, key, None)
-        if value is not None:
-            props.setdefault(key, value)
-    return props
-
-
 def cloud_vmdk_images(cloud: Any, run_prefix: str) -> list[VmdkImage]:
     """Every active vmdk image of the cloud (all projects an admin sees) but this run's own, with its head."""
     images = [i for i in cloud.image.images(status="active")
               if i.disk_format == "vmdk" and not (i.name or "").startswith(run_prefix)]
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         heads = list(pool.map(lambda i: read_head(first_bytes(cloud, i.id, HEAD_BYTES)), images))
-    return [VmdkImage(image, head, properties(image)) for image, head in zip(images, heads, strict=True)]
+    return [VmdkImage(image, head, image_properties(image)) for image, head in zip(images, heads, strict=True)]
 
 
 def mib(n: int | None) -> str:

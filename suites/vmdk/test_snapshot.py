@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
-from stackproof.image_data import first_bytes
+from stackproof.image_data import first_bytes, image_properties
 from stackproof.image_transfer import timed_boot, upload
 from stackproof.servers import flavor_for, outcome, where
 from stackproof.vmdk import HEAD_BYTES, read_head
-from suites.vmdk.images import properties
 
 pytestmark = [pytest.mark.vmdk]
 
@@ -45,7 +44,7 @@ def test_snapshot_is_stream_optimized_and_boots(cloud, waiter, resources, build_
     expect(snapshot.status == "active", f"the snapshot of server {server.id} did not become an active image",
            expected="active", found=snapshot.status, where=at)
     head = read_head(first_bytes(cloud, snapshot.id, HEAD_BYTES))
-    declared = properties(snapshot).get("vmware_disktype")
+    declared = image_properties(snapshot).get("vmware_disktype")
     record_property("snapshot", f"{snapshot.disk_format}, vmware_disktype={declared}, {head.describe()}, "
                                 f"{snapshot.size} bytes")
     record_property("measure.snapshot_bytes", snapshot.size)
