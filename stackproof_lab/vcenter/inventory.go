@@ -160,11 +160,12 @@ func buildInventory(spec *inventorySpec) (*simulator.Model, *inventory, error) {
 }
 
 // addSharedDatastore adds a VMFS datastore mounted on every host of every
-// cluster (storage the clusters share). It reports half the free space of
-// the file system behind it: nova and cinder place disks on the datastore
-// with the most free space, so each cluster keeps using its own datastore
-// and the shared one holds what the checks put there on purpose, while
-// every nova-compute can still place (and cache images) on it.
+// cluster (storage the clusters share). It reports itself nearly full
+// (sharedFreeSpace): nova places disks on the datastore with the most free
+// space, so each cluster keeps using its own datastore whatever the file
+// system behind them does (other work on the machine moves its free space
+// by tens of gigabytes), while every nova-compute can still place, and
+// cache images, on the shared one.
 func addSharedDatastore(inv *inventory, spec *inventorySpec) error {
 	name := spec.sharedDatastore
 	ds, err := createVmfsDatastore(inv, name, filepath.Join(spec.datastoreRoot, name))
@@ -179,10 +180,13 @@ func addSharedDatastore(inv *inventory, spec *inventorySpec) error {
 		}
 	}
 	refreshDatastore(ds)
-	ds.Summary.FreeSpace /= 2
-	ds.Info.GetDatastoreInfo().FreeSpace = ds.Summary.FreeSpace
+	ds.Summary.FreeSpace = sharedFreeSpace
+	ds.Info.GetDatastoreInfo().FreeSpace = sharedFreeSpace
 	return nil
 }
+
+// sharedFreeSpace is what the shared datastore reports free: 1 GiB.
+const sharedFreeSpace = 1 << 30
 
 // appendRef returns refs plus ref in a new slice: the simulator shares
 // backing arrays between objects (a host's network list is a slice of its
