@@ -66,6 +66,7 @@ def vm_datastore(si: Any, server_id: str) -> str | None:
 
 @dataclass(frozen=True)
 class CachedImage:
+    folder: str  # the cache folder on the datastore (<cache_prefix or my_ip>_base)
     path: str  # [ds] <cache folder>/<image id>
     disk: datastore.DatastoreFile | None  # <image id>.vmdk there: the cached copy
 
@@ -74,7 +75,7 @@ def cached_image(si: Any, browser: Any, ds_name: str, cache_folder: str, image_i
     """The image's cached disk in `cache_folder` of datastore `ds_name` (disk None when not cached there)."""
     path = datastore.datastore_path(ds_name, cache_folder, image_id)
     files = datastore.list_folder(si, browser, path)
-    return CachedImage(path, datastore.disk(files, f"{image_id}.vmdk"))
+    return CachedImage(cache_folder, path, datastore.disk(files, f"{image_id}.vmdk"))
 
 
 def cache_folders(si: Any, browser: Any, ds_name: str, subdirectory: str) -> list[str]:

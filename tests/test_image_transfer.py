@@ -42,6 +42,7 @@ def test_the_cached_disk_is_found_in_its_folder(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(datastore, "list_folder", listing)
     cached = image_transfer.cached_image(None, None, "ds1", "10.0.0.1_base", "img-1")
     assert cached.path == "[ds1] 10.0.0.1_base/img-1" == seen[0] and cached.disk.capacity == 20
+    assert cached.folder == "10.0.0.1_base"
 
 
 def test_cache_folders_are_the_root_folders_with_the_cache_suffix(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -98,7 +98,7 @@ def test_first_boot_fills_the_cache_and_the_second_reuses_it(recipe, cloud, wait
     expect(bool(cached), f"the first boot of {image.name} left no copy in the image cache of datastore {ds_name}",
            expected=f"{image.id}.vmdk under [{ds_name}] {' or '.join(folders) or '<cache folder>'}/{image.id}",
            found="no cached disk", where=at)
-    folder, before = cached[0].path.split("] ", 1)[1].rsplit("/", 1)[0], cached[0].disk
+    folder, before = cached[0].folder, cached[0].disk
     record_property("measure.cache_bytes", before.size)
     record_property("measure.first_boot_seconds", round(first.seconds, 2))
     expect(before.capacity == built.virtual_size, f"the cached copy of {image.name} is not the image's disk",

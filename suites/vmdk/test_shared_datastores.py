@@ -37,28 +37,28 @@ def test_computes_sharing_a_datastore_agree_on_cache_settings(vmware_computes, v
     sessions = {name: vcenters.get(name) for name in vcenters.names()}
     by_uuid = {si.RetrieveContent().about.instanceUuid: (name, si) for name, si in sessions.items()}
     users: dict[tuple[str, str], list] = defaultdict(list)  # (vCenter, datastore) -> computes that can use it
-    clusters_cache: dict[str, dict] = {}
+    clusters: dict[str, dict] = {}  # vCenter -> cluster moid -> its properties
+    names: dict[str, dict] = {}  # vCenter -> datastore moref -> name
     for compute in vmware_computes:
         uuid = compute.hypervisor.split(".", 1)[1] if "." in compute.hypervisor else ""
         expect(uuid in by_uuid, f"compute {compute.host}'s hypervisor names a vCenter the target does not describe",
                expected=f"a vCenter with instance UUID {uuid or '?'} among {sorted(sessions)}",
                found=f"instance UUIDs {sorted(by_uuid)}", where=f"hypervisor {compute.hypervisor}")
         vc_name, si = by_uuid[uuid]
-        if vc_name not in clusters_cache:
-            clusters_cache[vc_name] = {
-                c["obj"]._moId: c for c in retrieve(si, vim.ClusterComputeResource, ["name", "datastore"])}
-            clusters_cache[vc_name]["names"] = {
-                d["obj"]: d["name"] for d in retrieve(si, vim.Datastore, ["name"])}
-        cluster = clusters_cache[vc_name].get(compute.cluster_moid)
+        if vc_name not in clusters:
+            clusters[vc_name] = {c["obj"]._moId: c for c in retrieve(si, vim.ClusterComputeResource,
+                                                                     ["name", "datastore"])}
+            names[vc_name] = {d["obj"]: d["name"] for d in retrieve(si, vim.Datastore, ["name"])}
+        cluster = clusters[vc_name].get(compute.cluster_moid)
         expect(cluster is not None, f"compute {compute.host} fronts a cluster vCenter {vc_name} does not have",
                expected=f"cluster {compute.cluster_moid}", found="no such cluster",
                where=f"hypervisor {compute.hypervisor}, {compute.where}")
         regex = compute.conf.get("vmware", "datastore_regex", fallback="").strip()
-        names = clusters_cache[vc_name]["names"]
         for ds in cluster.get("datastore") or []:
             # What nova's ds_util.get_datastore chooses from: the cluster's datastores matching the regex.
-            if not regex or re.match(regex, names[ds]):
-                users[(vc_name, names[ds])].append(compute)
+            name = names[vc_name][ds]
+            if not regex or re.match(regex, name):
+                users[(vc_name, name)].append(compute)
     shared = {key: computes for key, computes in users.items() if len(computes) > 1}
     record_property("shared_datastores", "; ".join(
         f"{ds} ({vc}): {', '.join(c.host for c in computes)}" for (vc, ds), computes in sorted(shared.items()))
