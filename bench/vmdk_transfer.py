@@ -340,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     except (StackproofError, vmdk_images.QemuImgMissing, vmdk_images.RecipeError) as exc:
         print(f"vmdk bench: {exc}", file=sys.stderr)
         return 4
+    except (AssertionError, RuntimeError) as exc:  # a wait that ran out, a boot that failed: the cloud's answer
+        print(f"vmdk bench: stopped: {str(exc).splitlines()[0]} (what it created was deleted)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("vmdk bench: interrupted (what it created was deleted)", file=sys.stderr)
         return 130
