@@ -8,7 +8,9 @@ Problems reaching a cloud become one line naming the cloud and the endpoint.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import openstack
@@ -19,7 +21,7 @@ from openstack import exceptions as os_exc
 from stackproof import secrets
 from stackproof.errors import ConnectError
 from stackproof.safety import guard
-from stackproof.target import Target
+from stackproof.target import Target, read_yaml_mapping
 
 # Service types the engine probes and reports versions for, when the catalogue has them.
 PROBED_SERVICES = ("identity", "compute", "image", "network", "block-storage", "placement")
@@ -28,30 +30,82 @@ log = logging.getLogger(__name__)
 
 
 def _config(target: Target) -> openstack.config.OpenStackConfig:
-    files = [str(target.clouds_yaml)] if target.clouds_yaml else None
-    secure = [str(target.secure_yaml)] if target.secure_yaml else None
+    """openstacksdk's configuration for the target's clouds.
+
+    When the target names its clouds.yaml, that file (and the secure.yaml beside it or named by the target) is
+    the only one read: openstacksdk would otherwise put $OS_CLIENT_CONFIG_FILE first and let OS_* variables
+    override entries, so that a run could reach a cloud other than the one the target (and --allow-disruptive)
+    names. A target without clouds_yaml takes openstacksdk's usual search, environment included.
+    """
+    if target.clouds_yaml is None:
+        try:
+            return openstacksdk_config(None, None, from_environment=True)
+        except Exception as exc:
+            raise ConnectError(f"cannot read clouds.yaml (default locations): {_short(exc)}") from None
+    files = [target.clouds_yaml] + ([target.secure_yaml] if target.secure_yaml else [])
+    for path in files:
+        read_yaml_mapping(path)  # a YAML syntax error is one line with its place, not "no such entry"
     try:
-        return openstack.config.OpenStackConfig(config_files=files, secure_files=secure)
-    except Exception as exc:  # a broken clouds.yaml: one line, not a traceback
-        raise ConnectError(f"cannot read clouds.yaml ({files or 'default locations'}): {exc}") from None
+        return openstacksdk_config(target.clouds_yaml, target.secure_yaml, from_environment=False)
+    except Exception as exc:
+        raise ConnectError(f"cannot read {target.clouds_yaml}: {_short(exc)}") from None
+
+
+def openstacksdk_config(clouds_yaml: Path | None, secure_yaml: Path | None,
+                        from_environment: bool) -> openstack.config.OpenStackConfig:
+    return openstack.config.OpenStackConfig(
+        config_files=[str(clouds_yaml)] if clouds_yaml else None,
+        secure_files=[str(secure_yaml)] if secure_yaml else None,
+        load_envvars=from_environment,
+    )
+
+
+def clouds_file(target: Target) -> str | None:
+    """The clouds.yaml the target's connections are read from."""
+    return str(target.clouds_yaml) if target.clouds_yaml else _config(target).config_filename
+
+
+def region_of(target: Target, entry: str) -> openstack.config.cloud_region.CloudRegion:
+    """The clouds.yaml entry `entry`, resolved offline (no request is sent); ConnectError when it is unusable."""
+    config = _config(target)
+    where = target.clouds_yaml or config.config_filename or "the default clouds.yaml locations"
+    try:
+        region = config.get_one(cloud=entry)
+    except os_exc.ConfigException as exc:
+        raise ConnectError(f"cloud {entry!r}: no such entry in {where} ({_short(exc)})") from None
+    for key in ("cacert", "cert", "key"):
+        value = region.config.get(key)
+        if isinstance(value, str) and value and not Path(value).is_file():
+            raise ConnectError(f"cloud {entry!r}: {key} file not found: {value} (named in {where})")
+    return region
 
 
 def connect(target: Target, entry: str) -> openstack.connection.Connection:
     """A guarded connection to the clouds.yaml entry `entry`; no request is sent yet."""
-    config = _config(target)
-    try:
-        region = config.get_one(cloud=entry)
-    except os_exc.ConfigException as exc:
-        where = target.clouds_yaml or "the default clouds.yaml locations"
-        raise ConnectError(f"cloud {entry!r}: no such entry in {where} ({exc})") from None
+    region = region_of(target, entry)
     secrets.register_all(secrets.secret_values_in(region.config.get("auth", {})))
     conn = openstack.connection.Connection(config=region)
     guard(conn.session.session)
     return conn
 
 
-def _auth_url(conn: openstack.connection.Connection) -> str:
+def auth_url(conn: openstack.connection.Connection) -> str:
     return str(conn.config.config.get("auth", {}).get("auth_url", "?"))
+
+
+def authorize(conn: openstack.connection.Connection, entry: str) -> None:
+    """Authenticate once; ConnectError with one line naming the cloud and Keystone when that fails."""
+    # keystoneauth logs its own warning before failing; the one line raised here says it all.
+    ks_log = logging.getLogger("keystoneauth")
+    level = ks_log.level
+    ks_log.setLevel(logging.CRITICAL)
+    try:
+        conn.authorize()
+        secrets.register(conn.session.get_token())
+    except Exception as exc:
+        raise ConnectError(_auth_failure(entry, auth_url(conn), exc)) from None
+    finally:
+        ks_log.setLevel(level)
 
 
 def probe(conn: openstack.connection.Connection, entry: str) -> dict[str, Any]:
@@ -59,28 +113,19 @@ def probe(conn: openstack.connection.Connection, entry: str) -> dict[str, Any]:
 
     Raises ConnectError with one line naming the cloud and the endpoint at fault.
     """
-    auth_url = _auth_url(conn)
-    # keystoneauth logs its own warning before failing; the one line below says it all.
-    ks_log = logging.getLogger("keystoneauth")
-    level = ks_log.level
-    ks_log.setLevel(logging.CRITICAL)
-    try:
-        conn.authorize()
-    except Exception as exc:
-        raise ConnectError(_auth_failure(entry, auth_url, exc)) from None
-    finally:
-        ks_log.setLevel(level)
+    authorize(conn, entry)
     versions: dict[str, Any] = {}
     catalog = conn.session.auth.get_access(conn.session).service_catalog
     interface = conn.config.get_interface() or "public"
+    region = conn.config.region_name
+    _require_region(catalog, entry, region)
     for service_type in PROBED_SERVICES:
         try:
-            url = catalog.url_for(service_type=service_type, interface=interface, region_name=conn.config.region_name)
+            url = catalog.url_for(service_type=service_type, interface=interface, region_name=region)
         except ks_exc.EndpointNotFound:
             continue
         try:
-            data = conn.session.get_endpoint_data(service_type=service_type, interface=interface,
-                                                  region_name=conn.config.region_name)
+            data = conn.session.get_endpoint_data(service_type=service_type, interface=interface, region_name=region)
         except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout, ks_exc.SSLError) as exc:
             raise ConnectError(f"cloud {entry!r}: cannot reach {service_type} at {url}: {_short(exc)}") from None
         except ks_exc.ClientException as exc:
@@ -93,6 +138,38 @@ def probe(conn: openstack.connection.Connection, entry: str) -> dict[str, Any]:
             if data and data.max_microversion else None,
         }
     return versions
+
+
+def _require_region(catalog: Any, entry: str, region: str | None) -> None:
+    """A region_name the catalogue does not know would disable every service: say so once, here."""
+    if not region:
+        return
+    regions = sorted({endpoint.get("region_id") or endpoint.get("region")
+                      for service in catalog.catalog for endpoint in service.get("endpoints", [])} - {None})
+    if region not in regions:
+        raise ConnectError(f"cloud {entry!r}: region_name {region!r} is not in the service catalogue "
+                           f"(regions: {', '.join(regions) or 'none'})")
+
+
+# What openstacksdk would take from the environment to pick a clouds.yaml or a cloud.
+CONFIG_ENVIRONMENT = ("OS_CLIENT_CONFIG_FILE", "OS_CLIENT_SECURE_FILE", "OS_CLOUD")
+
+
+def ignored_environment(target: Target) -> list[str]:
+    """Notes on the environment variables a target with its own clouds.yaml makes openstacksdk ignore."""
+    if target.clouds_yaml is None:
+        return []
+    return [f"{name}={os.environ[name]} ignored: the target names its clouds.yaml ({target.clouds_yaml})"
+            for name in CONFIG_ENVIRONMENT if os.environ.get(name)]
+
+
+def described(target: Target, conn: openstack.connection.Connection, entry: str, role: str) -> dict[str, Any]:
+    """What the run records of a cloud it uses: role, clouds.yaml entry and file, auth URL, region, project."""
+    auth = conn.config.config.get("auth", {})
+    return {"role": role, "entry": entry, "clouds_yaml": clouds_file(target), "auth_url": auth_url(conn),
+            "region_name": conn.config.region_name,
+            "project": auth.get("project_name") or auth.get("project_id") or auth.get("system_scope"),
+            "user": auth.get("username") or auth.get("user_id")}
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -14,7 +14,19 @@ class StackproofError(Exception):
 
 
 class TargetError(StackproofError):
-    """The target description is missing or invalid."""
+    """The target description is missing or invalid; `problems` holds every problem found, one line each."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+    @classmethod
+    def of(cls, problems: list[str]) -> TargetError:
+        """One error for several problems: the first, and how many more `stackproof validate` would list."""
+        more = len(problems) - 1
+        plural = "s" if more > 1 else ""
+        suffix = f" (+{more} more problem{plural}: `stackproof validate` lists them all)" if more else ""
+        return cls(problems[0] + suffix, problems)
 
 
 class ConnectError(StackproofError):

@@ -112,6 +112,9 @@ class FaultActions:
         disruption.injected_at = time.monotonic()
         try:
             self._run(actions, inject)
+            # The fault is in place when its command has run: on a remote host that is an ssh round trip (and
+            # the command's own start) after it was issued, which is no part of the cloud's detection time.
+            disruption.injected_at = time.monotonic()
             yield disruption
         finally:
             # A failed inject may still have half-applied: restore in every case.
@@ -148,7 +151,10 @@ class FaultActions:
 
 def _require_disruptive_check(what: str) -> None:
     # Read-only and workload checks cannot break the target, whatever they call: the tier is the gate.
+    # A run capped below disruptive (--max-tier) refuses even a disruptive check.
     context = safety.current()
-    if context is None or context.tier != "disruptive":
+    if context is None or safety.effective_tier() != "disruptive":
         who = f"{context.control_id} ({context.tier})" if context else "code outside any check"
+        if context is not None and context.tier == "disruptive":
+            who += f" in a run capped at {safety.ceiling()}"
         raise SafetyViolation(f"{who} tried a fault action ({what}); only disruptive checks may")

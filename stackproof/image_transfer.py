@@ -5,7 +5,7 @@ nova's VMware driver copies an image into the datastore's image cache on the fir
 the datastore (an HTTP PUT to vCenter's /folder, or an NFC import for streamOptimized) and converts it in place;
 later boots on that datastore clone the cached disk. So the bytes that move are the image's size in Glance, and
 the copy's cost is what the first boot takes beyond a boot from the cache. The vmdk checks and
-bench/vmdk_transfer.py measure both with these functions.
+benchmarks/vmdk_transfer.py measure both with these functions.
 """
 
 from __future__ import annotations

@@ -13,7 +13,10 @@ from typing import Any
 
 from stackproof.connections import ConnectionPool
 from stackproof.controls import Control
-from stackproof.ledger import run_prefix
+from stackproof.interrupts import Interrupts
+from stackproof.naming import run_prefix
+from stackproof.report.model import Case
+from stackproof.report.waivers import Waivers
 from stackproof.target import Target
 
 
@@ -24,10 +27,22 @@ class RunState:
     target: Target
     lab_default: bool
     allow_disruptive: str | None
+    max_tier: str | None = None
     worker: str = "main"
+    # Where this session's junit.xml, report.html and evidence.json go: the run directory, or a phase's
+    # folder inside it when `stackproof run` runs the disruptive checks as a second phase.
+    output_dir: Path | None = None
+    selection: dict[str, Any] = field(default_factory=dict)
     controls: dict[str, Control] = field(default_factory=dict)
-    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cases: dict[str, Case] = field(default_factory=dict)
+    deselected: list[str] = field(default_factory=list)
+    waivers: Waivers | None = None
+    catalogue: Any = None  # a list, or a LabCatalogue still running
+    notes: list[str] = field(default_factory=list)
+    interrupts: Interrupts = field(default_factory=Interrupts)
     service_versions: dict[str, Any] = field(default_factory=dict)
+    # clouds role -> what the run reached for it: clouds.yaml entry and file, auth URL, region, project, user
+    clouds_used: dict[str, dict[str, Any]] = field(default_factory=dict)
     leaks: list[str] = field(default_factory=list)
     cleanup_errors: list[str] = field(default_factory=list)
     started: float = 0.0
@@ -39,6 +54,10 @@ class RunState:
         if self.pool is None:
             self.pool = ConnectionPool(self.target)
         return self.pool
+
+    @property
+    def outputs(self) -> Path:
+        return self.output_dir or self.report_dir
 
     @property
     def prefix(self) -> str:

@@ -6,18 +6,20 @@ instead of crashing an attribute access). In a readonly check only reading SOAP 
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from stackproof import apilog, safety, secrets
-from stackproof.errors import ConnectError, SafetyViolation
+from stackproof.errors import ConnectError
 from stackproof.target import Target, VCenter
 
-# SOAP methods that read, or only manage the reading session's own views and filters.
+# SOAP methods that read, or only manage the reading session's own views and filters. `Fetch` is pyVmomi's lazy
+# property read (`vm.name` on a managed object sends Fetch for that one property).
 READ_METHOD_PREFIXES = (
-    "Retrieve", "Find", "Query", "Browse", "SearchDatastore", "CurrentTime", "Login", "Logout",
+    "Retrieve", "Find", "Query", "Browse", "SearchDatastore", "CurrentTime", "Login", "Logout", "Fetch",
     "CreateContainerView", "CreateListView", "DestroyView", "CreateFilter", "DestroyPropertyFilter",
     "CreatePropertyCollector", "DestroyPropertyCollector", "WaitForUpdates", "CheckForUpdates",
     "CancelWaitForUpdates",
@@ -34,21 +36,24 @@ def _ssl_context(vc: VCenter) -> ssl.SSLContext:
 
 
 def _guard_stub(stub: Any, url: str) -> None:
+    """Every SOAP call of this session: refused in the readonly tier unless it reads, recorded in any case.
+
+    SOAP travels as HTTP POST whatever it does: the calls checked here are vouched for to the wire guard.
+    """
     invoke = stub.InvokeMethod
 
     def guarded(mo: Any, info: Any, args: Any) -> Any:
         method = info.wsdlName
         context = safety.current()
-        if context is not None and context.tier == "readonly" and not method.startswith(READ_METHOD_PREFIXES):
-            message = (f"{context.control_id} ({context.nodeid}) is a readonly check but tried vSphere "
-                       f"{method} on {mo}: refused before it was sent")
-            context.violations.append(message)
-            apilog.record("SOAP", f"{url}#{method}", None, None, 0.0, context.nodeid, error="refused")
-            raise SafetyViolation(message)
+        if safety.effective_tier() == "readonly" and not method.startswith(READ_METHOD_PREFIXES):
+            apilog.record("SOAP", f"{url}#{method}", None, None, 0.0, context.nodeid if context else None,
+                          error="refused: readonly check")
+            safety.refuse(f"vSphere {method} on {mo}")
         started = time.monotonic()
         error = None
         try:
-            return invoke(mo, info, args)
+            with safety.vouched(f"vSphere {method}"):
+                return invoke(mo, info, args)
         except Exception as exc:
             error = type(exc).__name__
             raise
@@ -59,8 +64,20 @@ def _guard_stub(stub: Any, url: str) -> None:
     stub.InvokeMethod = guarded
 
 
+class VCenterUnreachable(ConnectError):
+    """A vCenter that does not answer: a finding about the cloud (its checks fail), not bad input."""
+
+
+# vSphere faults that mean the account was refused: trying again (once per check) can lock it out.
+CREDENTIAL_FAULTS = ("InvalidLogin", "NoPermission", "NotAuthenticated", "InvalidLocale")
+
+
 def connect(target: Target, name: str) -> Any:
-    """A pyvmomi ServiceInstance for the target's vCenter `name`."""
+    """A pyvmomi ServiceInstance for the target's vCenter `name`.
+
+    Raises TargetError for a password that cannot be resolved, ConnectError for refused credentials or a TLS
+    failure (bad input), VCenterUnreachable when the vCenter does not answer.
+    """
     from pyVim.connect import SmartConnect
 
     vc = target.vcenters[name]
@@ -68,17 +85,34 @@ def connect(target: Target, name: str) -> Any:
     secrets.register(password)
     parts = urlsplit(vc.url)
     try:
-        si = SmartConnect(host=parts.hostname, port=parts.port or 443, user=vc.user, pwd=password,
-                          sslContext=_ssl_context(vc), connectionPoolTimeout=30)
-    except ssl.SSLError as exc:
+        # The login reads the service content and creates a session: no change to the vCenter.
+        with safety.vouched("vSphere login"):
+            si = SmartConnect(host=parts.hostname, port=parts.port or 443, user=vc.user, pwd=password,
+                              sslContext=_ssl_context(vc), connectionPoolTimeout=30)
+    except ssl.SSLCertVerificationError as exc:
         raise ConnectError(f"vCenter {name!r}: TLS verification failed for {vc.url}: {exc.reason}") from None
-    except OSError as exc:
-        raise ConnectError(f"vCenter {name!r}: cannot reach {vc.url}: {exc.strerror or exc}") from None
+    except OSError as exc:  # refused, reset, timed out, or a TLS handshake cut short
+        raise VCenterUnreachable(f"vCenter {name!r}: cannot reach {vc.url}: {exc.strerror or exc}") from None
     except Exception as exc:
-        detail = getattr(exc, "msg", None) or type(exc).__name__
-        raise ConnectError(f"vCenter {name!r}: login to {vc.url} as {vc.user} failed: {detail}") from None
+        detail = secrets.redact(str(getattr(exc, "msg", None) or exc or type(exc).__name__).splitlines()[0])
+        if any(fault in type(exc).__name__ for fault in CREDENTIAL_FAULTS):
+            raise ConnectError(f"vCenter {name!r}: {vc.url} refused the login of {vc.user}: {detail}") from None
+        raise VCenterUnreachable(f"vCenter {name!r}: no vSphere API at {vc.url}: {detail}") from None
     _guard_stub(si._stub, vc.url)
     return si
+
+
+def probe(target: Target, name: str) -> dict[str, Any]:
+    """Log in to vCenter `name` once and out again; what it reports of itself. ConnectError/TargetError: one line."""
+    from pyVim.connect import Disconnect
+
+    si = connect(target, name)
+    try:
+        about = si.RetrieveContent().about
+        return {"url": target.vcenters[name].url, "product": about.fullName, "api_version": about.apiVersion}
+    finally:
+        with contextlib.suppress(Exception):  # the login worked; a failed logout is not the run's problem
+            Disconnect(si)
 
 
 def retrieve(si: Any, obj_type: Any, paths: list[str], root: Any = None) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import sys
 from stackproof_lab import faults, lifecycle, processes, services
 from stackproof_lab import layout as layout_module
 from stackproof_lab.errors import LabError
+from stackproof_lab.progress import Progress
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,25 +56,26 @@ def _status(layout: layout_module.Layout, as_json: bool) -> int:
             )
         )
     else:
-        print(f"{'SERVICE':22} {'PID':>8} {'PORT':>6}  {'HEALTH':14} {'RSS':>10}")
+        print(f"{'SERVICE':22} {'HOST':11} {'PID':>8} {'PORT':>6}  {'HEALTH':14} {'RSS':>10}")
         for row in rows:
             print(
-                f"{row['service']:22} {row['pid'] or '-':>8} {row['port'] or '-':>6}  {row['health']:14} "
-                f"{_mb(int(row['rss'])) if row['pid'] else '-':>10}"
+                f"{row['service']:22} {row['host']:11} {row['pid'] or '-':>8} {row['port'] or '-':>6}  "
+                f"{row['health']:14} {_mb(int(row['rss'])) if row['pid'] else '-':>10}"
             )
-        print(f"{'total':22} {'':>8} {'':>6}  {'':14} {_mb(total):>10}")
+        print(f"{'total':22} {'':11} {'':>8} {'':>6}  {'':14} {_mb(total):>10}")
         print(f"faults: {', '.join(sorted(active)) if active else 'none active'}")
         print(f"state: {layout.state}")
-    down = [row for row in rows if row["health"] != "up" and row["service"] not in faults.suppressed_services(layout)]
+    held = faults.suppressed_services(layout)
+    down = [row for row in rows if row["health"] != "up" and row["service"] not in held]
     return 0 if not down else 3
 
 
 def _logs(layout: layout_module.Layout, name: str | None, lines: int, follow: bool) -> int:
     if name is None:
-        for service in services.SERVICES:
+        for service in (*services.SERVICES, *services.ON_DEMAND):
             path = service.log(layout)
             size = f"{path.stat().st_size / 1024:.0f} kB" if path.exists() else "-"
-            print(f"{service.name:22} {size:>10}  {path}")
+            print(f"{service.name:22} {service.host:11} {size:>10}  {path}")
         return 0
     path = services.get(name).log(layout)
     if follow:
@@ -95,8 +97,13 @@ def _faults(layout: layout_module.Layout, args: argparse.Namespace) -> int:
                 print(f"{flag} {fault['name']:32} {','.join(fault['controls']):24} {fault['description']}")
         return 0
     layout.ensure_dirs()
+    progress = Progress(f"lab fault {args.fault_command}")
+
+    def converge(targets: list[str], vcenter_restarted: bool = False) -> None:
+        lifecycle.converge(layout, targets, progress, vcenter_restarted=vcenter_restarted)
+
     action = faults.inject if args.fault_command == "inject" else faults.clear
-    print(action(layout, args.name))
+    print(action(layout, args.name, converge))
     return 0
 
 

@@ -11,10 +11,13 @@ import os
 import subprocess
 from pathlib import Path
 
-from stackproof_lab import config, services
+from stackproof_lab import hostnet, passwords, services
+from stackproof_lab.configs.openstack import REGION, db_url
 from stackproof_lab.errors import LabError
 from stackproof_lab.layout import Layout
+from stackproof_lab.topology import CONTROLLER
 
+DATABASES = ("keystone", "glance", "placement", "nova_api", "nova_cell0", "nova_cell1", "neutron", "cinder")
 COMMAND_TIMEOUT = 600  # a schema migration on a busy 2-core machine; bounded all the same
 
 
@@ -38,16 +41,17 @@ BACKGROUND_NICE = 10
 
 
 def run(layout: Layout, log_name: str, argv: list[str], *, ok_codes: tuple[int, ...] = (0,), nice: int = 0) -> None:
-    """Run a one-shot command from the lab venv, output to ``logs/<log_name>.log``, bounded."""
+    """Run a one-shot command from the lab venv on the controller, output to ``logs/<log_name>.log``, bounded."""
     log = layout.logs / f"{log_name}.log"
-    argv = [arg.format(etc=layout.etc) for arg in argv]
     if not os.path.isabs(argv[0]):
         argv[0] = str(layout.venv_bin / argv[0])
     if nice:
         # nice(1), not preexec_fn: the chains call this from threads, where preexec_fn is unsafe.
         argv = ["nice", "-n", str(nice), *argv]
+    shown = argv
+    argv = [*hostnet.enter(layout, CONTROLLER, cwd=layout.state), *argv]
     with open(log, "ab") as out:
-        out.write(f"\n===== lab: {' '.join(argv)}\n".encode())
+        out.write(f"\n===== lab on {CONTROLLER}: {' '.join(shown)}\n".encode())
         out.flush()
         try:
             result = subprocess.run(
@@ -64,7 +68,7 @@ def run(layout: Layout, log_name: str, argv: list[str], *, ok_codes: tuple[int, 
                 f"gave up after {COMMAND_TIMEOUT}s waiting for {os.path.basename(argv[0])}; see {log}"
             ) from None
     if result.returncode not in ok_codes:
-        command = " ".join(os.path.basename(a) for a in argv[3 if nice else 0 :][:3])
+        command = " ".join(os.path.basename(a) for a in shown[3 if nice else 0 :][:3])
         raise LabError(f"{command} failed (exit {result.returncode}); see {log}")
 
 
@@ -81,7 +85,7 @@ def init_mariadb(layout: Layout) -> bool:
         "mariadb-install-db",
         [
             "/usr/bin/mariadb-install-db",
-            f"--defaults-file={layout.etc / 'mariadb' / 'my.cnf'}",
+            "--defaults-file=/etc/mysql/my.cnf",
             # root logs in over the private socket as the OS root, no password to keep.
             "--auth-root-authentication-method=socket",
             "--skip-test-db",
@@ -92,9 +96,10 @@ def init_mariadb(layout: Layout) -> bool:
 
 def create_databases(layout: Layout) -> None:
     """Databases and the services' account (idempotent)."""
-    password = config.load_secrets(layout)["database"].replace("'", "")
-    statements = [f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8" for name in config.DATABASES]
-    for host in ("127.0.0.1", "localhost"):
+    password = passwords.load(layout)["database"].replace("'", "")
+    statements = [f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8" for name in DATABASES]
+    # The services reach MariaDB over the management network, from every host.
+    for host in ("%",):
         statements += [
             f"CREATE USER IF NOT EXISTS 'lab'@'{host}' IDENTIFIED BY '{password}'",
             f"ALTER USER 'lab'@'{host}' IDENTIFIED BY '{password}'",
@@ -117,15 +122,19 @@ def write_fernet_keys(layout: Layout) -> None:
             os.chmod(key, 0o600)
 
 
-def keystone(layout: Layout) -> None:
+def keystone_schema(layout: Layout) -> None:
     if not done(layout, "keystone-schema"):
         run(
             layout,
             "bootstrap-keystone",
-            ["keystone-manage", "--config-file", "{etc}/keystone/keystone.conf", "db_sync"],
+            ["keystone-manage", "--config-file", "/etc/keystone/keystone.conf", "db_sync"],
         )
         mark(layout, "keystone-schema")
     write_fernet_keys(layout)
+
+
+def keystone_bootstrap(layout: Layout) -> None:
+    """The admin user, project, role and keystone's own catalog entry (keystone-manage bootstrap)."""
     if not done(layout, "keystone-bootstrap"):
         url = layout.url("keystone", "/v3")
         run(
@@ -134,10 +143,10 @@ def keystone(layout: Layout) -> None:
             [
                 "keystone-manage",
                 "--config-file",
-                "{etc}/keystone/keystone.conf",
+                "/etc/keystone/keystone.conf",
                 "bootstrap",
                 "--bootstrap-password",
-                config.load_secrets(layout)["admin"],
+                passwords.load(layout)["admin"],
                 "--bootstrap-username",
                 "admin",
                 "--bootstrap-project-name",
@@ -147,7 +156,7 @@ def keystone(layout: Layout) -> None:
                 "--bootstrap-service-name",
                 "keystone",
                 "--bootstrap-region-id",
-                config.REGION,
+                REGION,
                 "--bootstrap-admin-url",
                 url,
                 "--bootstrap-internal-url",
@@ -164,7 +173,7 @@ def glance(layout: Layout) -> None:
         run(
             layout,
             "bootstrap-glance",
-            ["glance-manage", "--config-file", "{etc}/glance/glance-api.conf", "db_sync"],
+            ["glance-manage", "--config-file", "/etc/glance/glance-api.conf", "db_sync"],
             nice=BACKGROUND_NICE,
         )
         mark(layout, "glance-schema")
@@ -175,7 +184,7 @@ def placement(layout: Layout) -> None:
         run(
             layout,
             "bootstrap-placement",
-            ["placement-manage", "--config-file", "{etc}/placement/placement.conf", "db", "sync"],
+            ["placement-manage", "--config-file", "/etc/placement/placement.conf", "db", "sync"],
             nice=BACKGROUND_NICE,
         )
         mark(layout, "placement-schema")
@@ -184,8 +193,8 @@ def placement(layout: Layout) -> None:
 def nova(layout: Layout) -> None:
     if done(layout, "nova-schema"):
         return
-    conf = ["--config-file", "{etc}/nova/nova.conf"]
-    secret = config.load_secrets(layout)
+    conf = ["--config-file", "/etc/nova/nova.conf"]
+    secret = passwords.load(layout)
     run(layout, "bootstrap-nova", ["nova-manage", *conf, "api_db", "sync"])
     run(
         layout,
@@ -196,7 +205,7 @@ def nova(layout: Layout) -> None:
             "cell_v2",
             "map_cell0",
             "--database_connection",
-            config.db_url(layout, secret, "nova_cell0"),
+            db_url(layout, secret, "nova_cell0"),
         ],
     )
     # Exit 2: a cell with this transport URL and database already exists (a re-run after a failure).
@@ -214,9 +223,9 @@ def neutron(layout: Layout) -> None:
             [
                 "neutron-db-manage",
                 "--config-file",
-                "{etc}/neutron/neutron.conf",
+                "/etc/neutron/neutron.conf",
                 "--config-file",
-                "{etc}/neutron/plugins/ml2/ml2_conf.ini",
+                "/etc/neutron/plugins/ml2/ml2_conf.ini",
                 "upgrade",
                 "heads",
             ],
@@ -230,7 +239,7 @@ def cinder(layout: Layout) -> None:
         run(
             layout,
             "bootstrap-cinder",
-            ["cinder-manage", "--config-file", "{etc}/cinder/cinder.conf", "db", "sync"],
+            ["cinder-manage", "--config-file", "/etc/cinder/cinder.conf", "db", "sync"],
             nice=BACKGROUND_NICE,
         )
         mark(layout, "cinder-schema")

@@ -16,10 +16,13 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from stackproof_lab.errors import LabError
 from stackproof_lab.layout import LAB_PACKAGE, Layout
+from stackproof_lab.progress import Progress
 
 APT_PACKAGES = [
     "mariadb-server",  # private mariadbd instance (binaries only; the system service stays off)
@@ -28,6 +31,13 @@ APT_PACKAGES = [
     "qemu-utils",  # qemu-img: build lab images; cinder converts images to raw volumes
     "gcc",  # uWSGI compiles from its sdist
     "libc6-dev",
+    "openssh-server",  # each lab host's sshd
+    "nftables",  # host-level faults: a firewall rule in a host's network namespace
+    "rpcbind",  # the storage host's NFS server: portmapper for NFSv3 clients
+    "nfs-ganesha",  # ... a user-space NFS server (this kernel has no nfsd)
+    "nfs-ganesha-vfs",
+    "qemu-system-common",  # qemu-storage-daemon: the KVM computes' NFS volume connector (FUSE export)
+    "qemu-block-extra",  # ... with qemu's NFS block driver (libnfs)
 ]
 REQUIREMENTS = LAB_PACKAGE / "requirements.txt"
 CONSTRAINTS = LAB_PACKAGE / "constraints.txt"
@@ -37,6 +47,10 @@ POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 APT = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "-y", "-q"]
 APT_TIMEOUT = 900
 PIP_TIMEOUT = 1200
+UV_VERSION = "0.9.5"
+EXPECTED_PACKAGES = 182
+# Pinned packages PyPI serves only as source: built once into the wheel cache (lower-case names).
+SOURCE_ONLY = ("uwsgi", "ovs", "simplegeneric")  # dist-infos in a complete lab venv (for the progress line only)
 
 
 def missing_apt_packages() -> list[str]:
@@ -56,7 +70,7 @@ def missing_apt_packages() -> list[str]:
     return missing
 
 
-def install_apt(log: Path) -> str:
+def install_apt(log: Path, progress: Progress | None = None) -> str:
     """Install missing Debian packages; returns a short note of what it did."""
     missing = missing_apt_packages()
     if not missing:
@@ -73,13 +87,14 @@ def install_apt(log: Path) -> str:
         POLICY_RC_D.chmod(0o755)
         placed_policy = True
     try:
-        _run([*APT, "update"], log, env=env, timeout=APT_TIMEOUT, what="apt-get update")
+        _run([*APT, "update"], log, env=env, timeout=APT_TIMEOUT, what="apt-get update", progress=progress)
         _run(
             [*APT, "install", "--no-install-recommends", *missing],
             log,
             env=env,
             timeout=APT_TIMEOUT,
             what=f"apt-get install {' '.join(missing)}",
+            progress=progress,
         )
     finally:
         if placed_policy:
@@ -99,23 +114,83 @@ def _fingerprint(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def install_venv(layout: Layout, log: Path) -> str:
-    """Create the lab virtualenv and pip-install the services and the lab plugins into it."""
+def cache_dir() -> Path:
+    """Downloads and builds that outlive the lab's state dir (``down``, ``rm -rf .lab``): uv and its wheel
+    cache, so that a second machine-local venv costs no download and no uWSGI compile."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stackproof-lab"
+
+
+def _uv(log: Path, progress: Progress | None) -> Path | None:
+    """uv (PyPI's fast installer): on PATH, in the cache, or installed into the cache with pip; None when it
+    cannot be had (the install then uses pip)."""
+    found = shutil.which("uv")
+    if found:
+        return Path(found)
+    target = cache_dir() / "uv"
+    binary = target / "bin" / "uv"
+    if not binary.exists():
+        try:
+            _run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
+                  str(target), f"uv=={UV_VERSION}"], log, timeout=300, what="pip install uv", progress=progress)
+        except LabError:
+            return None
+    return binary if binary.exists() else None
+
+
+def _uv_env() -> dict[str, str]:
+    env = {**os.environ, "UV_CACHE_DIR": str(cache_dir() / "uv-cache"), "UV_NO_PROGRESS": "1"}
+    # The machine's CA bundle (pip's), for a registry reached through a TLS-inspecting proxy.
+    cert = os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE")
+    if cert:
+        env["SSL_CERT_FILE"] = cert
+    return env
+
+
+def _source_wheels(python: Path, log: Path, progress: Progress | None) -> Path:
+    """Wheels of the pinned packages PyPI has only as source (uWSGI compiles for ~100 s), built once into the
+    cache and found there by every later install: neither pip's nor uv's cache kept the build for us."""
+    folder = cache_dir() / "wheels"
+    folder.mkdir(parents=True, exist_ok=True)
+    pins = {line.split("==")[0].lower(): line.strip() for line in CONSTRAINTS.read_text().splitlines()
+            if "==" in line and not line.startswith("#")}
+    wanted = [pins[name] for name in SOURCE_ONLY if name in pins]
+    have = {p.name.split("-")[0].lower().replace("_", "-") + "==" + p.name.split("-")[1] for p in folder.glob("*.whl")}
+    missing = [pin for pin in wanted if pin.lower().replace("_", "-") not in have]
+    if missing:
+        _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--disable-pip-version-check", "-w",
+              str(folder), *missing], log, timeout=PIP_TIMEOUT, what=f"build wheels of {', '.join(missing)}",
+             progress=progress)
+    return folder
+
+
+def _installed_count(layout: Layout) -> int:
+    return sum(1 for _ in layout.venv.glob("lib/python*/site-packages/*.dist-info"))
+
+
+def install_venv(layout: Layout, log: Path, progress: Progress | None = None) -> str:
+    """Create the lab virtualenv and install the services and the lab plugins into it (uv when it can be
+    had, else pip), saying how far along it is while it runs."""
+    uv = _uv(log, progress)
     python = layout.venv_bin / "python"
     if not python.exists():
-        _run([sys.executable, "-m", "venv", str(layout.venv)], log, timeout=300, what="python -m venv")
+        argv = ([str(uv), "venv", "--seed", "--python", sys.executable, str(layout.venv)] if uv
+                else [sys.executable, "-m", "venv", str(layout.venv)])
+        _run(argv, log, timeout=300, what="create the lab venv", env=_uv_env() if uv else None)
     notes = []
+    installer = ([str(uv), "pip", "install", "--python", str(python)] if uv
+                 else [str(python), "-m", "pip", "install", "-q"])
+    env = _uv_env() if uv else None
     services_stamp = layout.venv / ".lab-services"
     services_hash = _fingerprint([REQUIREMENTS, CONSTRAINTS])
     if _read(services_stamp) != services_hash:
-        _run(
-            [str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS), "-c", str(CONSTRAINTS)],
-            log,
-            timeout=PIP_TIMEOUT,
-            what="pip install of the OpenStack services",
-        )
+        wheels = _source_wheels(python, log, progress)
+        _run([*installer, "--find-links", str(wheels), "-r", str(REQUIREMENTS), "-c", str(CONSTRAINTS)], log,
+             timeout=PIP_TIMEOUT,
+             what=f"{'uv' if uv else 'pip'} install of the OpenStack services", env=env, progress=progress,
+             count=lambda: f"{_installed_count(layout)} of ~{EXPECTED_PACKAGES} packages in the venv")
         services_stamp.write_text(services_hash)
-        notes.append("services installed")
+        notes.append(f"services installed with {'uv' if uv else 'pip'}")
     plugins_stamp = layout.venv / ".lab-plugins"
     plugins_hash = _fingerprint([PLUGINS])
     if _read(plugins_stamp) != plugins_hash:
@@ -123,12 +198,8 @@ def install_venv(layout: Layout, log: Path) -> str:
         with tempfile.TemporaryDirectory(prefix="lab-plugins-") as tmp:
             copy = Path(tmp) / "plugins"
             shutil.copytree(PLUGINS, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-            _run(
-                [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(copy)],
-                log,
-                timeout=300,
-                what="pip install of stackproof_lab/plugins",
-            )
+            _run([*installer, "--no-deps", "--reinstall" if uv else "--force-reinstall", str(copy)], log,
+                 timeout=300, what="install of stackproof_lab/plugins", env=env, progress=progress)
         plugins_stamp.write_text(plugins_hash)
         notes.append("plugins installed")
     return ", ".join(notes) or "up to date"
@@ -141,15 +212,32 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _run(argv: list[str], log: Path, *, timeout: float, what: str, env: dict[str, str] | None = None) -> None:
+TICK = 15.0  # seconds between "still running" lines of a long install step
+
+
+def _run(argv: list[str], log: Path, *, timeout: float, what: str, env: dict[str, str] | None = None,
+         progress: Progress | None = None, count: Callable[[], str] | None = None) -> None:
+    """Run an install command, output to the log; while it runs, say every TICK s that it still does (and how
+    far along it is when ``count`` can tell)."""
     with open(log, "ab") as out:
         out.write(f"\n===== lab install: {' '.join(argv)}\n".encode())
         out.flush()
         try:
-            result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise LabError(f"gave up after {timeout:.0f}s waiting for {what}; see {log}") from None
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
         except FileNotFoundError:
             raise LabError(f"{what}: {argv[0]} not found") from None
-    if result.returncode != 0:
-        raise LabError(f"{what} failed (exit {result.returncode}); see {log}")
+        began = time.monotonic()
+        while True:
+            try:
+                proc.wait(timeout=TICK)
+                break
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - began
+                if elapsed > timeout:
+                    proc.kill()
+                    proc.wait()
+                    raise LabError(f"gave up after {timeout:.0f}s waiting for {what}; see {log}") from None
+                if progress is not None:
+                    progress.say(f"{what}: still running after {elapsed:.0f}s" + (f", {count()}" if count else ""))
+    if proc.returncode != 0:
+        raise LabError(f"{what} failed (exit {proc.returncode}); see {log}")

@@ -2,19 +2,21 @@
 
 Everything the lab writes lives under one state directory (``$STACKPROOF_LAB_DIR`` or ``<repo>/.lab``)
 so that ``rm -rf`` of it after ``down`` is a complete reset. Ports are fixed offsets from one base
-(``$STACKPROOF_LAB_PORT_BASE``, default 26000) in a high range, so nothing clashes with system services
-and the same lab always answers on the same URLs.
+(``$STACKPROOF_LAB_PORT_BASE``, default 26000), on the controller host's management address; the port
+base also picks the lab's management subnet (see topology.py), so two labs with different bases coexist.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackproof_lab.errors import LabError
+
 REPO = Path(__file__).resolve().parent.parent
 LAB_PACKAGE = Path(__file__).resolve().parent
-HOST = "127.0.0.1"
 DEFAULT_PORT_BASE = 26000
 
 # Offsets from the port base. +11..+49 are left for later lab parts (NSX service, lab hosts).
@@ -30,10 +32,12 @@ PORT_OFFSETS = {
     "rabbitmq-dist": 8,
     "epmd": 9,
     "vcenter": 10,  # the lab vCenter (stackproof_lab/vcenter), HTTPS
-    # Each VMware compute's own path to it (stackproof_lab/vcenter_link.py), which a fault can cut.
-    "vcenter-link-vmware-1": 11,
-    "vcenter-link-vmware-2": 12,
 }
+# The management network: a /27 of 198.51.100.128/25 (RFC 5737) per lab, chosen by the port base. It is
+# the one range the machine itself does not use: its own link is in 192.0.2.0/24 and the package registries
+# answer at an address of 203.0.113.0/24; the lower half of 198.51.100.0/24 is left to older labs.
+MGMT_RANGE = ipaddress.ip_network("198.51.100.128/25")
+MGMT_PREFIX = 27
 
 
 @dataclass(frozen=True)
@@ -95,15 +99,39 @@ class Layout:
     def mariadb_socket(self) -> Path:
         return self.run / "mariadb.sock"
 
+    @property
+    def hosts(self) -> Path:
+        return self.state / "hosts"
+
+    @property
+    def ssh(self) -> Path:
+        return self.state / "ssh"
+
     def port(self, name: str) -> int:
         return self.port_base + PORT_OFFSETS[name]
 
+    @property
+    def mgmt_network(self) -> ipaddress.IPv4Network:
+        slots = 2 ** (MGMT_PREFIX - MGMT_RANGE.prefixlen)
+        first = MGMT_RANGE.network_address + ((self.port_base // 1000) % slots) * 2 ** (32 - MGMT_PREFIX)
+        return ipaddress.ip_network(f"{first}/{MGMT_PREFIX}")
+
+    def mgmt_address(self, index: int) -> str:
+        """Address ``index`` of the management subnet: 1 is the runner (the root namespace), 2 the controller."""
+        return str(self.mgmt_network.network_address + index)
+
+    @property
+    def controller(self) -> str:
+        """Where the control plane (APIs, MariaDB, RabbitMQ, the lab vCenter) listens."""
+        return self.mgmt_address(2)
+
     def url(self, name: str, path: str = "") -> str:
-        return f"http://{HOST}:{self.port(name)}{path}"
+        return f"http://{self.controller}:{self.port(name)}{path}"
 
     def ensure_dirs(self) -> None:
-        for folder in (self.state, self.etc, self.logs, self.run, self.data, self.images):
+        for folder in (self.state, self.etc, self.logs, self.run, self.data, self.images, self.hosts):
             folder.mkdir(parents=True, exist_ok=True)
+        self.ssh.mkdir(mode=0o700, exist_ok=True)
         # Keeps the default <repo>/.lab out of git without touching the repository's own .gitignore.
         ignore = self.state / ".gitignore"
         if not ignore.exists():
@@ -117,11 +145,7 @@ def current() -> Layout:
     try:
         base = int(raw_base)
     except ValueError:
-        from stackproof_lab.errors import LabError
-
         raise LabError(f"STACKPROOF_LAB_PORT_BASE={raw_base!r} is not a port number") from None
     if not 1024 <= base <= 65000:
-        from stackproof_lab.errors import LabError
-
         raise LabError(f"STACKPROOF_LAB_PORT_BASE={base} is outside 1024..65000")
     return Layout(state=state, port_base=base)

@@ -1,55 +1,171 @@
-"""``up``, ``down`` and ``status``: the lab's life cycle.
+"""``up``, ``down`` and ``status``: the lab's life cycle, as declared steps run by one runner.
 
-``up`` converges: it installs what is missing, renders configs, starts what is not running and
-provisions once. Independent chains (one per OpenStack service) run in parallel threads; the
-dependencies between them are milestones with bounded waits (e.g. computes start after the conductor
-and Keystone's service users exist, or each compute loses time on its first report; the VMware
-computes and cinder-volume's VMDK backend start once the lab vCenter answers).
+``up`` converges: it installs what is missing, renders configs, makes the hosts, starts what is not
+running and provisions once. Each service declares what must be done before it starts (services.py
+``after``); the bootstrap steps (schemas, the MariaDB data dir, keystone's identity, the vCenter build)
+are declared here. The runner (runner.py) starts each step as soon as its needs are done. A fault's clear
+and "the vCenter is back" run the same steps (``converge``).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from stackproof_lab import bootstrap, config, data_network, faults, install, processes, provision, services, target
+from stackproof_lab import (
+    bootstrap,
+    configs,
+    faults,
+    hostnet,
+    install,
+    processes,
+    provision,
+    runner,
+    services,
+    ssh,
+    target,
+)
 from stackproof_lab.errors import LabError
 from stackproof_lab.layout import Layout
 from stackproof_lab.progress import Progress
 from stackproof_lab.vcenter import build as vcenter_build
 
 START_TIMEOUT = 240  # seconds for one service to answer after start, on a busy 2-core machine
-MILESTONE_TIMEOUT = 420
 
 
-class Milestones:
-    """Named events between the parallel chains; a failed chain releases every waiter at once."""
+class Context:
+    """What the steps of one run share: the lab, its progress lines and what active faults hold back."""
 
-    def __init__(self) -> None:
-        self._events: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
-        self.failed = threading.Event()
+    def __init__(self, layout: Layout, progress: Progress, *, restart_vcenter_clients: bool = False) -> None:
+        self.layout = layout
+        self.progress = progress
+        self.suppressed = faults.suppressed_services(layout)
+        self.vcenter_started = restart_vcenter_clients
 
-    def _event(self, name: str) -> threading.Event:
-        with self._lock:
-            return self._events.setdefault(name, threading.Event())
+    def held(self, name: str) -> bool:
+        """Stopped by an active fault, or needing a service one keeps stopped."""
+        return name in self.suppressed or bool(set(services.get(name).needs) & self.suppressed)
 
-    def reach(self, name: str) -> None:
-        self._event(name).set()
 
-    def wait(self, name: str, timeout: float = MILESTONE_TIMEOUT) -> None:
-        event = self._event(name)
-        deadline = time.monotonic() + timeout
-        while not event.wait(0.2):
-            if self.failed.is_set():
-                raise LabError(f"abandoned waiting for {name}: another step failed")
-            if time.monotonic() > deadline:
-                raise LabError(f"gave up after {timeout:.0f}s waiting for {name}")
+def _service_step(ctx: Context, service: services.Service) -> runner.Step:
+    def run() -> str | None:
+        if ctx.held(service.name):
+            return "left stopped (fault active)"
+        started = processes.read_record(ctx.layout.run, service.name) is None
+        if started:
+            services.start(ctx.layout, service)
+            if service.name == "vcenter":
+                ctx.vcenter_started = True
+        services.wait_healthy(ctx.layout, service, timeout=START_TIMEOUT)
+        return "started, healthy" if started else None
+
+    return runner.Step(service.name, run, ("hosts", *service.after))
+
+
+def _vcenter_ready(ctx: Context) -> str | None:
+    """A vCenter that (re)started begins from its baseline inventory: active vSphere faults are made
+    again, and clients still running from before hold references it does not know: they restart."""
+    if not ctx.vcenter_started or "vcenter" in ctx.suppressed:
+        return None
+    notes = faults.reassert_vcenter_faults(ctx.layout)
+    stale = [n for n in services.VCENTER_CLIENTS if processes.read_record(ctx.layout.run, n) is not None]
+    with ThreadPoolExecutor(max_workers=len(stale) or 1) as pool:
+        stopped = list(pool.map(lambda n: f"{n} {services.stop(ctx.layout, services.get(n))}", stale))
+    return "; ".join([*notes, *stopped]) or None
+
+
+def steps(ctx: Context) -> dict[str, runner.Step]:
+    """Every step of the lab, by name."""
+    layout = ctx.layout
+
+    def timed(what: Callable[[], object]) -> Callable[[], str | None]:
+        def run() -> str | None:
+            began = time.monotonic()
+            note = what()
+            took = time.monotonic() - began
+            if took < 0.5 and not note:
+                return None
+            return f"done in {took:.1f}s" + (f" ({note})" if isinstance(note, str) and note else "")
+
+        return run
+
+    def bootstrap_step(name: str, action: Callable[[Layout], object], *needs: str) -> runner.Step:
+        return runner.Step(name, timed(lambda: action(layout)), ("hosts", *needs))
+
+    def hosts() -> str:
+        note = hostnet.ensure(layout, faults.data_nic_states(layout))
+        ssh.ensure(layout)
+        for note_ in faults.reassert_host_faults(layout):
+            ctx.progress.say(f"fault {note_}")
+        return note
+
+    def identity(_layout: Layout) -> None:
+        if not bootstrap.done(layout, "identity"):
+            provision.identity(layout)
+            bootstrap.mark(layout, "identity")
+
+    def mariadb_datadir() -> str:
+        return "new data dir" if bootstrap.init_mariadb(layout) else ""
+
+    def enable_vmware() -> str:
+        if "vcenter" in ctx.suppressed:
+            return ""
+        # A VMware compute that lost the vCenter disabled its service and never lifts that itself.
+        return "; ".join(faults.enable_vmware_services(layout))
+
+    def provisioned() -> str:
+        if bootstrap.done(layout, provision.STAMP):
+            return ""
+        note = provision.architecture(layout, ctx.progress.say)
+        bootstrap.mark(layout, provision.STAMP)
+        return note
+
+    table = [
+        runner.Step("configuration", timed(lambda: _configure(layout)), ()),
+        runner.Step("hosts", timed(hosts), ("configuration",)),
+        bootstrap_step("mariadb-datadir", lambda _l: mariadb_datadir()),
+        bootstrap_step("databases", bootstrap.create_databases, "mariadb"),
+        bootstrap_step("keystone-schema", bootstrap.keystone_schema, "databases"),
+        bootstrap_step("identity", identity, "keystone", "keystone-bootstrap"),
+        bootstrap_step("keystone-bootstrap", bootstrap.keystone_bootstrap, "keystone-schema"),
+        bootstrap_step("glance-schema", bootstrap.glance, "databases"),
+        bootstrap_step("placement-schema", bootstrap.placement, "databases"),
+        bootstrap_step("nova-schema", bootstrap.nova, "databases"),
+        bootstrap_step("neutron-schema", bootstrap.neutron, "databases"),
+        bootstrap_step("cinder-schema", bootstrap.cinder, "databases"),
+        runner.Step("vcenter-build", timed(lambda: _build_vcenter(layout))),
+        runner.Step("vcenter-ready", lambda: _vcenter_ready(ctx), ("vcenter",)),
+        *(_service_step(ctx, service) for service in services.SERVICES),
+        runner.Step("provision", timed(provisioned), tuple(s.name for s in services.SERVICES)),
+        runner.Step("vmware-services-enabled", enable_vmware, ("provision",)),
+        runner.Step("target files", timed(lambda: target.write(layout)), ("provision", "vmware-services-enabled")),
+    ]
+    return {step.name: step for step in table}
+
+
+def _build_vcenter(layout: Layout) -> None:
+    try:
+        vcenter_build.ensure_built(layout.state, layout.logs / "install.log")
+    except vcenter_build.BuildError as exc:
+        raise LabError(f"lab vCenter build: {exc}") from None
+
+
+def _configure(layout: Layout) -> str:
+    changed = configs.write_all(layout, faults.config_overrides(layout))
+    restarted = _stop_readers_of(layout, changed)
+    return f"restarting {', '.join(restarted)}" if restarted else ""
+
+
+def converge(layout: Layout, targets: list[str], progress: Progress, *, vcenter_restarted: bool = False) -> None:
+    """Bring ``targets`` (step names) and what they need to their declared state."""
+    ctx = Context(layout, progress, restart_vcenter_clients=vcenter_restarted)
+    runner.run(steps(ctx), targets, progress.say)
 
 
 def _running_and_healthy(layout: Layout, skip: set[str]) -> bool:
+    if not all(hostnet.running(layout, host) for host in hostnet.TOPOLOGY.hosts):
+        return False
     beats = services.heartbeats(layout)
     return all(
         services.health(layout, service, beats) == "up" for service in services.SERVICES if service.name not in skip
@@ -61,174 +177,26 @@ def up(layout: Layout) -> None:
     layout.ensure_dirs()
     install_log = layout.logs / "install.log"
     with progress.step("debian packages") as info:
-        info["note"] = install.install_apt(install_log)
+        info["note"] = install.install_apt(install_log, progress)
     with progress.step("lab virtualenv") as info:
-        info["note"] = install.install_venv(layout, install_log)
+        info["note"] = install.install_venv(layout, install_log, progress)
     suppressed = faults.suppressed_services(layout)
-    with progress.step("configuration") as info:
-        changed = config.write_all(layout, faults.config_overrides(layout))
-        restarted = _stop_readers_of(layout, changed)
-        info["note"] = f"restarting {', '.join(restarted)}" if restarted else ""
-    with progress.step("data network") as info:
-        info["note"] = data_network.ensure(faults.data_nic_overrides(layout))
-
     if bootstrap.done(layout, provision.STAMP) and _running_and_healthy(layout, suppressed):
-        with progress.step("lab already running and healthy; target files"):
-            target.write(layout)
-        progress.total()
-        return
-
-    with progress.step("mariadb and rabbitmq") as info:
-        if bootstrap.init_mariadb(layout):
-            info["note"] = "new data dir"
-        services.start(layout, services.get("mariadb"))
-        services.start(layout, services.get("rabbitmq"))
-        services.wait_healthy(layout, services.get("mariadb"), timeout=60)
-        bootstrap.create_databases(layout)
-
-    milestones = Milestones()
-
-    def held(name: str) -> bool:
-        # Stopped by an active fault, or needing a service one keeps stopped (a VMware compute cut off
-        # from the vCenter dies at start).
-        return name in suppressed or bool(set(services.get(name).needs) & suppressed)
-
-    def launch(name: str) -> None:
-        if held(name):
-            progress.say(f"{name}: left stopped (fault active)")
+        with progress.step("configuration") as info:
+            info["note"] = _configure(layout)
+        if not info["note"]:
+            with progress.step("lab already running and healthy; target files"):
+                ssh.ensure(layout)
+                target.write(layout)
+            progress.total()
             return
-        if processes.read_record(layout.run, name) is None:
-            services.start(layout, services.get(name))
-            progress.say(f"{name}: started")
-
-    def healthy(name: str) -> None:
-        if not held(name):
-            services.wait_healthy(layout, services.get(name), timeout=START_TIMEOUT)
-            progress.say(f"{name}: healthy")
-
-    def start(name: str) -> None:
-        launch(name)
-        healthy(name)
-
-    def rabbitmq() -> None:
-        services.wait_healthy(layout, services.get("rabbitmq"), timeout=120)
-        progress.say("rabbitmq: healthy")
-        milestones.reach("rabbitmq")
-
-    def keystone() -> None:
-        with progress.step("keystone schema and bootstrap"):
-            bootstrap.keystone(layout)
-        start("keystone")
-        with progress.step("keystone projects, users and catalog"):
-            provision.identity(layout)
-        milestones.reach("identity")
-
-    def glance() -> None:
-        with progress.step("glance schema"):
-            bootstrap.glance(layout)
-        start("glance-api")
-
-    def placement() -> None:
-        with progress.step("placement schema"):
-            bootstrap.placement(layout)
-        start("placement-api")
-        milestones.reach("placement")
-
-    def vcenter() -> None:
-        with progress.step("lab vCenter build") as info:
-            began = time.monotonic()
-            vcenter_build.ensure_built(layout.state, install_log)
-            info["note"] = "cached" if time.monotonic() - began < 1 else "built"
-        fresh = processes.read_record(layout.run, "vcenter") is None
-        start("vcenter")
-        for host in config.VMWARE_COMPUTES:
-            start(f"vcenter-link-{host}")
-        if fresh and "vcenter" not in suppressed:
-            # It starts from its baseline inventory: active vSphere faults are made again, and clients
-            # still running from before (it had died) hold references it does not know: they restart.
-            for note in faults.reassert_vcenter_faults(layout):
-                progress.say(f"fault {note}")
-            stale = [n for n in services.VCENTER_CLIENTS if processes.read_record(layout.run, n) is not None]
-            with ThreadPoolExecutor(max_workers=len(stale) or 1) as pool:
-                stopped = list(pool.map(lambda n: (n, services.stop(layout, services.get(n))), stale))
-            for name, note in stopped:
-                progress.say(f"{name}: {note} (the vCenter restarted)")
-        milestones.reach("vcenter")
-
-    def nova() -> None:
-        with progress.step("nova schemas and cells"):
-            bootstrap.nova(layout)
-        milestones.wait("rabbitmq")
-        for name in ("nova-conductor", "nova-scheduler", "nova-api"):
-            launch(name)
-        # The conductor first: a compute that starts before it loses ~10 s on its first report.
-        healthy("nova-conductor")
-        milestones.wait("identity")
-        milestones.wait("placement")
-        kvm = [f"nova-compute-{host}" for host in config.KVM_COMPUTES]
-        for name in kvm:
-            launch(name)
-        # A VMware compute dies at start if vCenter does not answer.
-        milestones.wait("vcenter")
-        vmware = [f"nova-compute-{host}" for host in config.VMWARE_COMPUTES]
-        for name in vmware:
-            launch(name)
-        for name in ("nova-scheduler", "nova-api", *kvm, *vmware):
-            healthy(name)
-
-    def neutron() -> None:
-        with progress.step("neutron schema"):
-            bootstrap.neutron(layout)
-        start("neutron-api")
-
-    def cinder() -> None:
-        with progress.step("cinder schema"):
-            bootstrap.cinder(layout)
-        milestones.wait("rabbitmq")
-        for name in ("cinder-api", "cinder-scheduler"):
-            launch(name)
-        # Its VMDK backend logs in to vCenter at start and stays uninitialised if it cannot.
-        milestones.wait("vcenter")
-        launch("cinder-volume")
-        for name in ("cinder-api", "cinder-scheduler", "cinder-volume"):
-            healthy(name)
-
-    _run_parallel([rabbitmq, vcenter, keystone, glance, placement, nova, neutron, cinder], milestones)
-
-    if not bootstrap.done(layout, provision.STAMP):
-        with progress.step("provision the architecture") as info:
-            info["note"] = provision.architecture(layout, progress.say)
-            bootstrap.mark(layout, provision.STAMP)
-    if "vcenter" not in suppressed:
-        # A VMware compute that lost the vCenter (it had died) disabled its service and never lifts that.
-        for note in faults.enable_vmware_services(layout):
-            progress.say(note)
-    with progress.step("clouds.yaml and stackproof.yaml"):
-        target.write(layout)
+    converge(layout, ["target files"], progress)
     progress.total()
-
-
-def _run_parallel(chains: list[Callable[[], None]], milestones: Milestones) -> None:
-    errors: list[BaseException] = []
-
-    def guarded(chain: Callable[[], None]) -> None:
-        try:
-            chain()
-        except BaseException as exc:
-            errors.append(exc)
-            milestones.failed.set()
-
-    with ThreadPoolExecutor(max_workers=len(chains)) as pool:
-        for chain in chains:
-            pool.submit(guarded, chain)
-    if errors:
-        first = next((e for e in errors if not str(e).startswith("abandoned")), errors[0])
-        raise first
 
 
 def _stop_readers_of(layout: Layout, changed: list[str]) -> list[str]:
     """Stop running services whose config file changed, so that ``up`` starts them with it."""
-    names = {name for cid in changed for name in services.CONFIG_READERS.get(cid, ())}
+    names = {name for cid in changed for name in configs.readers(cid)}
     running = [services.get(n) for n in sorted(names) if processes.read_record(layout.run, n) is not None]
     if running:
         with ThreadPoolExecutor(max_workers=len(running)) as pool:
@@ -238,9 +206,11 @@ def _stop_readers_of(layout: Layout, changed: list[str]) -> list[str]:
 
 def down(layout: Layout) -> None:
     progress = Progress("lab down")
-    # The vCenter goes with the infrastructure, after its clients.
+    # The data stores and the vCenter go after their clients; the hosts (and whatever still runs in them,
+    # such as epmd or a volume connector) last.
     infra_names = ("mariadb", "rabbitmq", "vcenter")
-    openstack = [s for s in (*services.SERVICES, *services.ON_DEMAND) if s.name not in infra_names]
+    openstack = [s for s in (*services.SERVICES, *services.ON_DEMAND)
+                 if s.name not in infra_names and not s.name.startswith("sshd-")]
     infra = [services.get(name) for name in infra_names]
     for group in (openstack, infra):
         with ThreadPoolExecutor(max_workers=len(group)) as pool:
@@ -248,60 +218,34 @@ def down(layout: Layout) -> None:
         for name, note in notes:
             if note != "not running":
                 progress.say(f"{name}: {note}")
-    with progress.step("no listener left on the lab's ports") as info:
-        info["note"] = _sweep_listeners(layout)
-    with progress.step("data network") as info:
-        info["note"] = data_network.remove()
+    with progress.step("hosts and networks") as info:
+        info["note"] = hostnet.remove(layout)
+        for service in services.SERVICES:
+            processes.pid_file(layout.run, service.name).unlink(missing_ok=True)
     progress.total()
 
 
-def _sweep_listeners(layout: Layout) -> str:
-    """Stop leftovers the lab started outside its process groups (epmd daemonises itself)."""
-    ports = services.all_ports(layout)
-    swept = []
-    deadline = time.monotonic() + 15
-    while True:
-        left = processes.listeners(ports)
-        if not left:
-            return f"swept {', '.join(swept)}" if swept else ""
-        if time.monotonic() > deadline:
-            raise LabError(f"gave up after 15s waiting for ports {sorted(left)} to close")
-        for port, pids in left.items():
-            for pid in pids:
-                cmdline = _cmdline(pid)
-                if "epmd" in cmdline or str(layout.state) in cmdline:
-                    processes.stop_pid(pid)
-                    swept.append(f"{cmdline.split()[0] if cmdline else pid} on {port}")
-                else:
-                    raise LabError(f"port {port} is held by pid {pid} ({cmdline[:80]}), which the lab did not start")
-        time.sleep(0.3)
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
-
-
 def status(layout: Layout) -> list[dict[str, object]]:
-    """One row per service: name, pid, port, health, rss (bytes)."""
+    """One row per service: name, host, pid, port, health, rss (bytes)."""
     beats = services.heartbeats(layout) if processes.read_record(layout.run, "mariadb") else {}
     rows = []
     for service in services.SERVICES:
         record = processes.read_record(layout.run, service.name)
         pids = processes.group_members(record.pid) if record else []
-        if record and service.extra_ports:
-            extra = processes.listeners({layout.port(p) for p in service.extra_ports})
-            pids += [pid for found in extra.values() for pid in found if pid not in pids]
         rows.append(
             {
                 "service": service.name,
+                "host": service.host,
                 "pid": record.pid if record else None,
                 "port": layout.port(service.port) if service.port else None,
                 "health": services.health(layout, service, beats),
                 "rss": processes.rss_bytes(pids),
             }
         )
+    for host in hostnet.TOPOLOGY.hosts:
+        record = processes.read_record(layout.run, hostnet.init_record_name(host))
+        pids = [record.pid, *processes.children(record.pid)] if record else []
+        rows.append({"service": f"host {host.name}", "host": host.name, "pid": record.pid if record else None,
+                     "port": None, "health": "up" if hostnet.running(layout, host) else "down",
+                     "rss": processes.rss_bytes(pids)})
     return rows

@@ -79,15 +79,69 @@ def pid_file(run_dir: Path, name: str) -> Path:
     return run_dir / f"{name}.pid"
 
 
+def _pid_namespace(pid: int | str = "self") -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return ""
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (its main thread's)."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return []
+
+
+def _outer_pid(inner: int, namespace: str) -> int:
+    """The pid, as this namespace sees it, of the process that is ``inner`` in PID namespace ``namespace``
+    (a service started from inside its host knows only its own pid there)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or _pid_namespace(entry) != namespace:
+            continue
+        try:
+            for line in Path(f"/proc/{entry}/status").read_text().splitlines():
+                if line.startswith("NSpid:") and int(line.split()[-1]) == inner:
+                    return int(entry)
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
 def read_record(run_dir: Path, name: str) -> ProcessRecord | None:
-    """The recorded process of service ``name`` if it is still alive, else None."""
+    """The recorded process of service ``name`` if it is still alive, else None.
+
+    A process inside a lab host has two pids: the machine's and its host's (PID namespace). The record
+    keeps both with the namespace, and answers with the one the caller's namespace sees.
+    """
     path = pid_file(run_dir, name)
     try:
-        pid_text, start_text = path.read_text().split()
-        record = ProcessRecord(int(pid_text), int(start_text))
-    except (FileNotFoundError, ValueError):
+        fields = path.read_text().split()
+        if len(fields) == 2:
+            record = ProcessRecord(int(fields[0]), int(fields[1]))
+        else:
+            outer, inner, start, namespace = int(fields[0]), int(fields[1]), int(fields[2]), fields[3]
+            if _pid_namespace() == namespace:
+                record = ProcessRecord(inner, start)
+            else:
+                record = ProcessRecord(outer or _outer_pid(inner, namespace), start)
+    except (FileNotFoundError, ValueError, IndexError):
         return None
-    return record if is_alive(record) else None
+    return record if record.pid and is_alive(record) else None
+
+
+def _nspid(pid: int) -> list[int]:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return [int(p) for p in line.split()[1:]]
+    except OSError:
+        pass
+    return []
+
+
+SPAWN_TIMEOUT = 5.0  # seconds for nsenter to fork the service inside its host
 
 
 def spawn(
@@ -98,15 +152,22 @@ def spawn(
     log_path: Path,
     env: dict[str, str],
     cwd: Path,
+    enter: list[str] | None = None,
+    nested: bool = False,
 ) -> ProcessRecord:
-    """Start ``argv`` in its own session, output appended to ``log_path``, and record it."""
+    """Start ``argv`` in its own session, output appended to ``log_path``, and record it.
+
+    ``enter`` is the prefix that runs it inside a lab host (nsenter into the host's namespaces, then setsid):
+    nsenter forks the service into the host's PID namespace and waits for it; the record is the service's.
+    ``nested``: this process itself runs inside a lab host, which cannot see the service's machine pid.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         log.write(f"\n===== lab: starting {name} at {time.strftime('%F %T')}: {' '.join(argv)}\n".encode())
         log.flush()
         try:
             proc = subprocess.Popen(
-                argv,
+                [*(enter or []), *argv],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -117,14 +178,36 @@ def spawn(
             )
         except OSError as exc:
             raise LabError(f"cannot start {name}: {argv[0]}: {exc.strerror}") from None
-    start = _starttime(proc.pid)
+    pid = proc.pid
+    if enter:
+        deadline = time.monotonic() + SPAWN_TIMEOUT
+        while not (found := children(proc.pid)):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise LabError(f"{name} did not start inside its host; see {log_path}")
+            time.sleep(0.01)
+        pid = found[0]
+    start = _starttime(pid)
     if start is None:
         raise LabError(f"{name} exited immediately; see {log_path}")
-    record = ProcessRecord(proc.pid, start)
-    pid_file(run_dir, name).write_text(f"{record.pid} {record.starttime}\n")
+    nspid = _nspid(pid)
+    inner = nspid[-1] if nspid else pid
+    write_record(run_dir, name, outer=0 if nested else pid, inner=inner, starttime=start, namespace=_pid_namespace(pid))
     # The Popen object is dropped on purpose: the lab CLI exits while services keep running (while the
     # CLI lives, subprocess's own bookkeeping reaps a child that dies early).
-    return record
+    return ProcessRecord(pid, start)
+
+
+def write_record(run_dir: Path, name: str, *, outer: int, inner: int, starttime: int, namespace: str) -> None:
+    """The record of a started process: its pid outside (0: unknown) and inside its PID namespace."""
+    pid_file(run_dir, name).write_text(f"{outer} {inner} {starttime} {namespace}\n")
+
+
+def own_namespace() -> str:
+    return _pid_namespace()
+
+
+def starttime(pid: int) -> int | None:
+    return _starttime(pid)
 
 
 def stop_group(record: ProcessRecord, *, grace: float) -> bool:

@@ -12,16 +12,17 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from stackproof_lab import config, vmdk_images
+from stackproof_lab import passwords, topology, vmdk_images
+from stackproof_lab.configs.openstack import REGION
 from stackproof_lab.errors import LabError
 from stackproof_lab.layout import Layout
 from stackproof_lab.rest import Cloud
-from stackproof_lab.vcenter import build as vcenter_build
+from stackproof_lab.vcenter import runtime as vcenter
 from stackproof_lab.waiting import wait_for
 
 # The provisioning stamp (data/bootstrap/<STAMP>.done). Provisioning is idempotent: a new name makes an
-# existing lab provision again and gain what a later lab version added (here: the VMware aggregate).
-STAMP = "provisioned-vmdk"  # vmdk (issue 15): the lab VMDK images of vmdk_images.py
+# existing lab provision again and gain what a later lab version added (here: the VMDK images of vmdk_images.py).
+STAMP = "provisioned-vmdk"
 MEMBER_PROJECT = "sp-member"
 MEMBER_USER = "sp-member"
 KVM_AGGREGATE = "kvm"
@@ -31,9 +32,12 @@ KVM_AGGREGATE_METADATA = {"img_hv_type": "qemu"}
 VMWARE_AGGREGATE = "vmware"
 VMWARE_AGGREGATE_METADATA = {"img_hv_type": "vmware"}
 VMWARE_HYPERVISOR_TYPE = "VMware vCenter Server"
+# Each aggregate is also its family's availability zone (topology.AVAILABILITY_ZONES).
 AGGREGATES = [
-    {"name": KVM_AGGREGATE, "hosts": config.KVM_COMPUTES, "metadata": KVM_AGGREGATE_METADATA},
-    {"name": VMWARE_AGGREGATE, "hosts": tuple(config.VMWARE_COMPUTES), "metadata": VMWARE_AGGREGATE_METADATA},
+    {"name": KVM_AGGREGATE, "hosts": topology.KVM_COMPUTES,
+     "metadata": {**KVM_AGGREGATE_METADATA, "availability_zone": topology.AVAILABILITY_ZONES["kvm"]}},
+    {"name": VMWARE_AGGREGATE, "hosts": tuple(topology.VMWARE_COMPUTES),
+     "metadata": {**VMWARE_AGGREGATE_METADATA, "availability_zone": topology.AVAILABILITY_ZONES["vmware"]}},
 ]
 FLAVORS = [
     {"name": "sp.tiny", "vcpus": 1, "ram": 128, "disk": 1, "extra_specs": {}},
@@ -50,14 +54,21 @@ FLAVORS = [
 NETWORK = "sp-net"
 SUBNET = "sp-subnet"
 SUBNET_CIDR = "192.0.2.0/24"  # documentation range: a record in Neutron only, no traffic ever
+# RESKEY:availability_zones puts a type's volumes in its family's zone when the request names none.
 VOLUME_TYPES = [
-    {"name": "kvm-default", "backend": config.CINDER_BACKEND, "hypervisor": "kvm", "extra_specs": {}},
+    {
+        "name": "kvm-default",
+        "backend": topology.CINDER_BACKEND,
+        "hypervisor": "kvm",
+        "extra_specs": {"RESKEY:availability_zones": topology.AVAILABILITY_ZONES["kvm"]},
+    },
     # cinder's VMDK driver reads vmware:vmdk_type (thin | thick | eagerZeroedThick) for the backing disk.
     {
         "name": "vmdk-thin",
-        "backend": config.VMDK_BACKEND,
+        "backend": topology.VMDK_BACKEND,
         "hypervisor": "vmware",
-        "extra_specs": {"vmware:vmdk_type": "thin"},
+        "extra_specs": {"vmware:vmdk_type": "thin",
+                        "RESKEY:availability_zones": topology.AVAILABILITY_ZONES["vmware"]},
     },
 ]
 IMAGES = [
@@ -103,7 +114,7 @@ CATALOG = [
 
 
 def admin(layout: Layout) -> Cloud:
-    return Cloud(layout, "admin", config.load_secrets(layout)["admin"], "admin")
+    return Cloud(layout, "admin", passwords.load(layout)["admin"], "admin")
 
 
 def _find(cloud: Cloud, service: str, path: str, key: str, name: str, **filters: str) -> dict[str, Any] | None:
@@ -126,7 +137,7 @@ def _ensure(cloud: Cloud, service: str, path: str, key: str, body: dict[str, Any
 def identity(layout: Layout) -> None:
     """Projects, users, role assignments and the service catalog."""
     cloud = admin(layout)
-    secret = config.load_secrets(layout)
+    secret = passwords.load(layout)
     roles = {r["name"]: r["id"] for r in cloud.call("identity", "GET", "/roles")["roles"]}
     for role in ("admin", "member", "reader", "service"):
         if role not in roles:
@@ -145,7 +156,7 @@ def identity(layout: Layout) -> None:
         "projects",
         {"name": MEMBER_PROJECT, "domain_id": "default", "description": "stackproof's unprivileged test project"},
     )
-    assignments = [(user, service_project["id"], ("admin", "service")) for user in config.SERVICE_USERS]
+    assignments = [(user, service_project["id"], ("admin", "service")) for user in passwords.SERVICE_USERS]
     assignments.append((MEMBER_USER, member_project["id"], ("member",)))
     for user_name, project_id, user_roles in assignments:
         password = secret["member" if user_name == MEMBER_USER else user_name]
@@ -177,7 +188,7 @@ def identity(layout: Layout) -> None:
                         "endpoint": {
                             "service_id": service["id"],
                             "interface": interface,
-                            "region_id": config.REGION,
+                            "region_id": REGION,
                             "url": layout.url(port, suffix),
                             "enabled": True,
                         }
@@ -195,10 +206,10 @@ def architecture(layout: Layout, say: Callable[[str], None]) -> str:
     admin_project = _project_id(cloud, "admin")
 
     expected = ", ".join(
-        [f"{host} as QEMU" for host in config.KVM_COMPUTES]
+        [f"{host} as QEMU" for host in topology.KVM_COMPUTES]
         + [
-            f"{host} as {VMWARE_HYPERVISOR_TYPE} <cluster>.{vcenter_build.INSTANCE_UUID}"
-            for host in config.VMWARE_COMPUTES
+            f"{host} as {VMWARE_HYPERVISOR_TYPE} <cluster>.{vcenter.INSTANCE_UUID}"
+            for host in topology.VMWARE_COMPUTES
         ]
     )
     hosts = wait_for(
@@ -242,16 +253,16 @@ def _hypervisors(cloud: Cloud) -> dict[str, tuple[str, str]]:
     for h in listed:
         if h.get("state") == "up":
             found.setdefault(h["service"]["host"], []).append((h["hypervisor_hostname"], h["hypervisor_type"]))
-    wanted = {host: "QEMU" for host in config.KVM_COMPUTES}
-    wanted.update({host: VMWARE_HYPERVISOR_TYPE for host in config.VMWARE_COMPUTES})
+    wanted = {host: "QEMU" for host in topology.KVM_COMPUTES}
+    wanted.update({host: VMWARE_HYPERVISOR_TYPE for host in topology.VMWARE_COMPUTES})
     result = {}
     for host, hv_type in wanted.items():
         mine = found.get(host, [])
         if len(mine) != 1 or mine[0][1] != hv_type:
             return {}
-        if host in config.VMWARE_COMPUTES and not mine[0][0].endswith(f".{vcenter_build.INSTANCE_UUID}"):
+        if host in topology.VMWARE_COMPUTES and not mine[0][0].endswith(f".{vcenter.INSTANCE_UUID}"):
             raise LabError(
-                f"{host}'s hypervisor is {mine[0][0]}, expected <cluster moid>.{vcenter_build.INSTANCE_UUID}"
+                f"{host}'s hypervisor is {mine[0][0]}, expected <cluster moid>.{vcenter.INSTANCE_UUID}"
             )
         result[host] = mine[0]
     return result

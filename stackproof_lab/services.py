@@ -13,7 +13,6 @@ import os
 import socket
 import ssl
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -21,12 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from stackproof_lab import config, processes, rest
+from stackproof_lab import configs, hostnet, passwords, processes, rest, topology
+from stackproof_lab.configs.neutron import NSX_LOGICAL_SWITCH_ID, NSX_OPAQUE_NETWORK
+from stackproof_lab.configs.openstack import SERVICE_DOWN_TIME
 from stackproof_lab.errors import LabError
-from stackproof_lab.layout import HOST, Layout
+from stackproof_lab.layout import Layout
+from stackproof_lab.topology import CONTROLLER, STORAGE
 from stackproof_lab.vcenter import build as vcenter_build
+from stackproof_lab.vcenter import runtime as vcenter
+from stackproof_lab.waiting import wait_for
 
-VCENTER_LINK = Path(__file__).resolve().parent / "vcenter_link.py"
+# Set in the environment of a lab command that runs inside a host (lab-service): the host's name.
+HOST_ENV = "STACKPROOF_LAB_HOST"
+SSH_PORT = 22
 
 
 class Heartbeat(NamedTuple):
@@ -46,22 +52,30 @@ class Heartbeat(NamedTuple):
 
 @dataclass(frozen=True)
 class Service:
-    """One process the lab runs."""
+    """One process the lab runs, inside one of its hosts."""
 
     name: str
+    host: str  # the lab host it runs in
+    family: str  # its log goes to /var/log/<family>/<unit>.log in the host
     argv: Callable[[Layout], list[str]]
-    health: str  # "http" | "mariadb" | "amqp" | "vcenter" | "heartbeat" | "tcp"
+    health: str  # "http" | "mariadb" | "amqp" | "vcenter" | "heartbeat" | "ssh" | "nfs" | "process"
     port: str | None = None  # layout port name of its listener
     env: Callable[[Layout], dict[str, str]] = field(default=lambda layout: {})
     # Its service records; all must be fresh (cinder-volume has one per backend).
     heartbeats: tuple[Heartbeat, ...] = ()
     grace: float = 10.0  # seconds between SIGTERM and SIGKILL on stop
-    extra_ports: tuple[str, ...] = ()  # other listeners it owns (Erlang distribution, epmd)
     # Services it cannot start without (a VMware compute dies at start when vCenter does not answer).
     needs: tuple[str, ...] = ()
+    unit: str = ""  # its name inside its host (`lab-service kill nova-compute`); default: name
+    # Lab steps (services or bootstrap steps, lifecycle.py) done before it starts; its host always is.
+    after: tuple[str, ...] = ()
+
+    @property
+    def unit_name(self) -> str:
+        return self.unit or self.name
 
     def log(self, layout: Layout) -> Path:
-        return layout.logs / f"{self.name}.log"
+        return topology.TOPOLOGY.get(self.host).local(layout, f"/var/log/{self.family}/{self.unit_name}.log")
 
 
 def _uwsgi(module: str, port: str, *, threads: int = 2, pyargv: str = "",
@@ -76,7 +90,7 @@ def _uwsgi(module: str, port: str, *, threads: int = 2, pyargv: str = "",
             # "Connection: close" header below tells clients so (without it keystoneauth reused the closed
             # connection and got "connection reset", lab-notes).
             "--http-socket",
-            f"{HOST}:{layout.port(port)}",
+            f"{layout.controller}:{layout.port(port)}",
             "--module",
             module,
             "--virtualenv",
@@ -112,17 +126,14 @@ def _uwsgi(module: str, port: str, *, threads: int = 2, pyargv: str = "",
 
 def _venv_script(script: str, *args: str) -> Callable[[Layout], list[str]]:
     def argv(layout: Layout) -> list[str]:
-        return [str(layout.venv_bin / script), *args]  # "{etc}" is filled in by start()
+        return [str(layout.venv_bin / script), *args]
 
     return argv
 
 
-def _dir_env(variable: str, sub: str, files: str = "") -> Callable[[Layout], dict[str, str]]:
+def _dir_env(variable: str, folder: str) -> Callable[[Layout], dict[str, str]]:
     def env(layout: Layout) -> dict[str, str]:
-        values = {variable: str(layout.etc / sub)}
-        if files:
-            values[variable.replace("_DIR", "_FILES")] = files
-        return values
+        return {variable: folder}
 
     return env
 
@@ -131,11 +142,11 @@ def _nova_api_env(layout: Layout) -> dict[str, str]:
     # nova-api loads paste from the *first* file of its list (wsgi_app.init_application), so the
     # paste file goes first; an absolute path survives os.path.join with the config dir.
     paste = layout.venv / "etc" / "nova" / "api-paste.ini"
-    return {"OS_NOVA_CONFIG_DIR": str(layout.etc / "nova"), "OS_NOVA_CONFIG_FILES": f"{paste};nova.conf"}
+    return {"OS_NOVA_CONFIG_DIR": "/etc/nova", "OS_NOVA_CONFIG_FILES": f"{paste};nova.conf"}
 
 
 def _mariadb_argv(layout: Layout) -> list[str]:
-    return ["/usr/sbin/mariadbd", f"--defaults-file={layout.etc / 'mariadb' / 'my.cnf'}"]
+    return ["/usr/sbin/mariadbd", "--defaults-file=/etc/mysql/my.cnf"]
 
 
 def _rabbitmq_argv(layout: Layout) -> list[str]:
@@ -143,176 +154,143 @@ def _rabbitmq_argv(layout: Layout) -> list[str]:
 
 
 def _rabbitmq_env(layout: Layout) -> dict[str, str]:
-    etc = layout.etc / "rabbitmq"
+    etc = "/etc/rabbitmq"
     home = layout.data / "rabbitmq"
     return {
         # A node of our own: own name, ports, epmd, cookie ($HOME) and data; never the system node.
         "HOME": str(home),
         "RABBITMQ_NODENAME": "sp-lab@localhost",
         "RABBITMQ_USE_LONGNAME": "false",
-        "RABBITMQ_NODE_IP_ADDRESS": HOST,
+        "RABBITMQ_NODE_IP_ADDRESS": layout.controller,
         "RABBITMQ_NODE_PORT": str(layout.port("rabbitmq")),
         "RABBITMQ_DIST_PORT": str(layout.port("rabbitmq-dist")),
         "ERL_EPMD_PORT": str(layout.port("epmd")),
-        "ERL_EPMD_ADDRESS": HOST,
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-        "RABBITMQ_CONFIG_FILE": str(etc / "rabbitmq.conf"),
-        "RABBITMQ_CONF_ENV_FILE": str(etc / "rabbitmq-env.conf"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(etc / "enabled_plugins"),
+        "RABBITMQ_CONFIG_FILE": f"{etc}/rabbitmq.conf",
+        "RABBITMQ_CONF_ENV_FILE": f"{etc}/rabbitmq-env.conf",
+        "RABBITMQ_ENABLED_PLUGINS_FILE": f"{etc}/enabled_plugins",
         "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(layout.logs / "rabbitmq"),
+        "RABBITMQ_LOG_BASE": "/var/log/rabbitmq",
         "RABBITMQ_LOGS": "-",
         "RABBITMQ_PID_FILE": str(layout.run / "rabbitmq-beam.pid"),
     }
 
 
-def _nova_worker(binary: str, conf: str = "nova/nova.conf") -> Callable[[Layout], list[str]]:
-    return _venv_script(binary, "--config-file", "{etc}/" + conf)
-
-
-def _compute(host: str) -> Service:
+def _compute(host: str, *, vmware: bool, on: str | None = None, conf: str = "/etc/nova/nova.conf") -> Service:
     return Service(
         name=f"nova-compute-{host}",
-        # nova-compute with nova.virt extended by the lab's drivers (stackproof_lab/plugins).
-        argv=_venv_script("stackproof-lab-nova-compute", "--config-file", "{etc}/" + f"{host}/nova/nova.conf"),
+        host=on or host,
+        family="nova",
+        # The KVM computes run nova-compute with nova.virt extended by the lab's drivers
+        # (stackproof_lab/plugins); the VMware ones nova's own, whose driver is in nova's tree.
+        argv=_venv_script("nova-compute" if vmware else "stackproof-lab-nova-compute", "--config-file", conf),
         health="heartbeat",
         heartbeats=(Heartbeat("nova_cell1", "nova-compute", host),),
         grace=8,
+        needs=("vcenter",) if vmware else (),
+        unit="nova-compute" if on is None else f"nova-compute-{host}",
+        # The conductor first: a compute that starts before it loses ~10 s on its first report. A VMware
+        # compute dies at start if vCenter does not answer.
+        after=("nova-conductor", "identity", "placement-api", *(("vcenter-ready",) if vmware else ())),
     )
 
 
-def _vmware_compute(host: str, *, link: bool = True) -> Service:
-    return Service(
-        name=f"nova-compute-{host}",
-        # nova's own nova-compute: its VMware driver is in nova's tree.
-        argv=_venv_script("nova-compute", "--config-file", "{etc}/" + f"{host}/nova/nova.conf"),
-        health="heartbeat",
-        heartbeats=(Heartbeat("nova_cell1", "nova-compute", host),),
-        grace=8,
-        needs=("vcenter", f"vcenter-link-{host}") if link else ("vcenter",),
-    )
-
-
-def _vcenter_link(host: str) -> Service:
+def _sshd(host: str) -> Service:
     def argv(layout: Layout) -> list[str]:
-        listen, to = layout.port(f"vcenter-link-{host}"), layout.port("vcenter")
-        return [sys.executable, str(VCENTER_LINK), "--listen", f"{HOST}:{listen}", "--to", f"{HOST}:{to}"]
+        config = layout.hosts / host / "ssh" / "sshd_config"
+        return ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)]
 
-    return Service(f"vcenter-link-{host}", argv, "tcp", port=f"vcenter-link-{host}", grace=2)
+    return Service(f"sshd-{host}", host, "sshd", argv, "ssh", grace=3, unit="sshd")
 
 
 def _vcenter_argv(layout: Layout) -> list[str]:
     # Built by `up` before it starts anything (cached by a hash of its sources: instant here).
     binary = vcenter_build.ensure_built(layout.state, layout.logs / "install.log")
-    argv = vcenter_build.command(binary, layout.state, layout.port("vcenter"))
-    return [*argv, "-opaque-network", config.NSX_OPAQUE_NETWORK, "-opaque-network-id", config.NSX_LOGICAL_SWITCH_ID]
+    argv = vcenter.command(binary, layout.state, layout.port("vcenter"), layout.controller)
+    return [*argv, "-opaque-network", NSX_OPAQUE_NETWORK, "-opaque-network-id", NSX_LOGICAL_SWITCH_ID]
 
 
 def vcenter_env(layout: Layout) -> dict[str, str]:
     """Credentials for the lab vCenter, in the environment (never on a command line)."""
-    return {
-        vcenter_build.USER_ENV: config.VCENTER_USER,
-        vcenter_build.PASSWORD_ENV: config.vcenter_password(layout),
-    }
+    return {vcenter.USER_ENV: vcenter.USER, vcenter.PASSWORD_ENV: passwords.load(layout)["vcenter"]}
 
 
-CINDER_CONF = "--config-file {etc}/cinder/cinder.conf"
+def _static(*argv: str) -> Callable[[Layout], list[str]]:
+    return lambda layout: list(argv)
+
+
+CINDER_CONF = ("--config-file", "/etc/cinder/cinder.conf")
+NOVA_CONF = ("--config-file", "/etc/nova/nova.conf")
 
 SERVICES: list[Service] = [
-    Service("mariadb", _mariadb_argv, "mariadb", port="mariadb", grace=30),
+    *(_sshd(host.name) for host in topology.TOPOLOGY.hosts),
+    Service("mariadb", CONTROLLER, "mysql", _mariadb_argv, "mariadb", port="mariadb", grace=30,
+            after=("mariadb-datadir",)),
+    Service("rabbitmq", CONTROLLER, "rabbitmq", _rabbitmq_argv, "amqp", port="rabbitmq", env=_rabbitmq_env,
+            grace=20),
+    Service("keystone", CONTROLLER, "keystone", _uwsgi("keystone.wsgi.api:application", "keystone", threads=4),
+            "http", port="keystone", env=_dir_env("OS_KEYSTONE_CONFIG_DIR", "/etc/keystone"),
+            after=("keystone-schema",)),
     Service(
-        "rabbitmq",
-        _rabbitmq_argv,
-        "amqp",
-        port="rabbitmq",
-        env=_rabbitmq_env,
-        grace=20,
-        extra_ports=("rabbitmq-dist", "epmd"),
-    ),
-    Service(
-        "keystone",
-        _uwsgi("keystone.wsgi.api:application", "keystone", threads=4),
-        "http",
-        port="keystone",
-        env=_dir_env("OS_KEYSTONE_CONFIG_DIR", "keystone"),
-    ),
-    Service(
-        "glance-api",
+        "glance-api", CONTROLLER, "glance",
         # glanceclient (cinder's upload-to-image) sends 1 MiB chunks; uWSGI refuses chunks past its 1 MB
         # default chunked-input-limit with "unable to receive chunked part".
         _uwsgi("glance.wsgi.api:application", "glance-api", extra=("--chunked-input-limit", str(16 * 2**20))),
-        "http",
-        port="glance-api",
-        env=_dir_env("OS_GLANCE_CONFIG_DIR", "glance"),
+        "http", port="glance-api", env=_dir_env("OS_GLANCE_CONFIG_DIR", "/etc/glance"), after=("glance-schema",),
     ),
-    Service(
-        "placement-api",
-        _uwsgi("placement.wsgi.api:application", "placement-api"),
-        "http",
-        port="placement-api",
-        env=_dir_env("OS_PLACEMENT_CONFIG_DIR", "placement"),
-    ),
-    Service(
-        "nova-api",
-        _uwsgi("nova.wsgi.osapi_compute:application", "nova-api", threads=4),
-        "http",
-        port="nova-api",
-        env=_nova_api_env,
-    ),
-    Service(
-        "nova-conductor",
-        _nova_worker("nova-conductor"),
-        "heartbeat",
-        heartbeats=(Heartbeat("nova_cell1", "nova-conductor", "lab-controller"),),
-    ),
-    Service(
-        "nova-scheduler",
-        _nova_worker("nova-scheduler"),
-        "heartbeat",
-        heartbeats=(Heartbeat("nova_cell1", "nova-scheduler", "lab-controller"),),
-    ),
-    *[_compute(host) for host in config.KVM_COMPUTES],
+    Service("placement-api", CONTROLLER, "placement", _uwsgi("placement.wsgi.api:application", "placement-api"),
+            "http", port="placement-api", env=_dir_env("OS_PLACEMENT_CONFIG_DIR", "/etc/placement"),
+            after=("placement-schema",)),
+    Service("nova-api", CONTROLLER, "nova", _uwsgi("nova.wsgi.osapi_compute:application", "nova-api", threads=4),
+            "http", port="nova-api", env=_nova_api_env, after=("nova-schema",)),
+    Service("nova-conductor", CONTROLLER, "nova", _venv_script("nova-conductor", *NOVA_CONF), "heartbeat",
+            heartbeats=(Heartbeat("nova_cell1", "nova-conductor", topology.NOVA_CONTROLLER_HOST),),
+            after=("nova-schema", "rabbitmq")),
+    Service("nova-scheduler", CONTROLLER, "nova", _venv_script("nova-scheduler", *NOVA_CONF), "heartbeat",
+            heartbeats=(Heartbeat("nova_cell1", "nova-scheduler", topology.NOVA_CONTROLLER_HOST),),
+            after=("nova-schema", "rabbitmq")),
     # The lab vCenter (govmomi's simulator with our inventory, stackproof_lab/vcenter), for the VMware aggregate.
-    Service("vcenter", _vcenter_argv, "vcenter", port="vcenter", env=vcenter_env, grace=5),
-    *[_vcenter_link(host) for host in config.VMWARE_COMPUTES],
-    *[_vmware_compute(host) for host in config.VMWARE_COMPUTES],
+    Service("vcenter", CONTROLLER, "vcenter", _vcenter_argv, "vcenter", port="vcenter", env=vcenter_env, grace=5,
+            after=("vcenter-build",)),
+    *(_compute(host, vmware=False) for host in topology.KVM_COMPUTES),
+    *(_compute(host, vmware=True) for host in topology.VMWARE_COMPUTES),
+    Service("neutron-api", CONTROLLER, "neutron", _uwsgi("neutron.wsgi.api:application", "neutron-api"), "http",
+            port="neutron-api", env=_dir_env("OS_NEUTRON_CONFIG_DIR", "/etc/neutron"), after=("neutron-schema",)),
+    Service("cinder-api", CONTROLLER, "cinder",
+            _uwsgi("cinder.wsgi.api:application", "cinder-api", pyargv=" ".join(CINDER_CONF)), "http",
+            port="cinder-api", after=("cinder-schema",)),
+    Service("cinder-scheduler", CONTROLLER, "cinder", _venv_script("cinder-scheduler", *CINDER_CONF), "heartbeat",
+            heartbeats=(Heartbeat("cinder", "cinder-scheduler", topology.CINDER_HOST),),
+            after=("cinder-schema", "rabbitmq")),
+    # The KVM backend's NFS server on the storage network: rpcbind (NFSv3 clients ask it for mountd's
+    # port) and nfs-ganesha, a user-space NFS server (this kernel has no nfsd).
+    Service("rpcbind", STORAGE, "rpcbind", _static("/usr/sbin/rpcbind", "-f", "-w"), "process", grace=2,
+            unit="rpcbind"),
+    Service("nfs-ganesha", STORAGE, "ganesha",
+            _static("/usr/bin/ganesha.nfsd", "-F", "-f", "/etc/ganesha/ganesha.conf", "-L",
+                    "/var/log/ganesha/ganesha.log", "-p", "/run/ganesha.pid", "-N", "NIV_EVENT"),
+            "nfs", grace=5, needs=("rpcbind",), after=("rpcbind",)),
     Service(
-        "neutron-api",
-        _uwsgi("neutron.wsgi.api:application", "neutron-api"),
-        "http",
-        port="neutron-api",
-        env=_dir_env("OS_NEUTRON_CONFIG_DIR", "neutron"),
-    ),
-    Service(
-        "cinder-api",
-        _uwsgi("cinder.wsgi.api:application", "cinder-api", pyargv="--config-file {etc}/cinder/cinder.conf"),
-        "http",
-        port="cinder-api",
-    ),
-    Service(
-        "cinder-scheduler",
-        _venv_script("cinder-scheduler", *CINDER_CONF.split()),
-        "heartbeat",
-        heartbeats=(Heartbeat("cinder", "cinder-scheduler", "lab-storage"),),
-    ),
-    Service(
-        "cinder-volume",
-        _venv_script("cinder-volume", *CINDER_CONF.split()),
-        "heartbeat",
+        "cinder-volume", STORAGE, "cinder", _venv_script("cinder-volume", *CINDER_CONF), "heartbeat",
         # One process, one child (and one service record) per backend.
         heartbeats=(
-            Heartbeat("cinder", "cinder-volume", f"lab-storage@{config.CINDER_BACKEND}"),
-            Heartbeat("cinder", "cinder-volume", f"lab-storage@{config.VMDK_BACKEND}", needs="vcenter"),
+            Heartbeat("cinder", "cinder-volume", f"{topology.CINDER_HOST}@{topology.CINDER_BACKEND}"),
+            Heartbeat("cinder", "cinder-volume", f"{topology.CINDER_HOST}@{topology.VMDK_BACKEND}", needs="vcenter"),
         ),
         grace=8,
+        # Its VMDK backend logs in to vCenter at start and stays uninitialised if it cannot.
+        after=("cinder-schema", "rabbitmq", "nfs-ganesha", "vcenter-ready"),
     ),
 ]
-# Started only by a fault (stackproof_lab/faults.py), never by `up`; `down` stops them with the rest.
-ON_DEMAND: list[Service] = [_vmware_compute(config.TWIN_COMPUTE, link=False)]
+# Started only by a fault (stackproof_lab/faults), never by `up`; `down` stops them with the rest.
+ON_DEMAND: list[Service] = [
+    _compute(topology.TWIN_COMPUTE, vmware=True, on=CONTROLLER, conf=configs.TWIN_CONF),
+]
 BY_NAME = {service.name: service for service in (*SERVICES, *ON_DEMAND)}
 # Services that keep references into the lab vCenter (folders, sessions, cached morefs): restarted
 # whenever it restarts, since it starts from its baseline inventory.
-VCENTER_CLIENTS = (*(f"nova-compute-{host}" for host in config.VMWARE_COMPUTES), "cinder-volume")
+VCENTER_CLIENTS = (*(f"nova-compute-{host}" for host in topology.VMWARE_COMPUTES), "cinder-volume")
 
 
 def dependents(names: set[str]) -> set[str]:
@@ -325,16 +303,6 @@ def get(name: str) -> Service:
         return BY_NAME[name]
     except KeyError:
         raise LabError(f"no lab service named {name!r}; known: {', '.join(BY_NAME)}") from None
-
-
-def all_ports(layout: Layout) -> set[int]:
-    """Every port the lab's services listen on."""
-    ports = set()
-    for service in SERVICES:
-        for name in (service.port, *service.extra_ports):
-            if name:
-                ports.add(layout.port(name))
-    return ports
 
 
 def base_env(layout: Layout) -> dict[str, str]:
@@ -350,26 +318,22 @@ def base_env(layout: Layout) -> dict[str, str]:
     return env
 
 
+def inside(service: Service) -> bool:
+    """Whether this process runs inside the service's host (lab-service over ssh)."""
+    return os.environ.get(HOST_ENV) == service.host
+
+
 def start(layout: Layout, service: Service) -> processes.ProcessRecord:
-    """Start ``service`` unless it already runs; returns its process record."""
+    """Start ``service`` inside its host unless it already runs; returns its process record."""
     running = processes.read_record(layout.run, service.name)
     if running:
         return running
-    if service.port:
-        holders = processes.listeners({layout.port(service.port)})
-        if holders:
-            port = layout.port(service.port)
-            raise LabError(
-                f"cannot start {service.name}: port {port} is already taken by pid(s) "
-                f"{sorted(holders[port]) or 'unknown'} (set STACKPROOF_LAB_PORT_BASE to move the lab)"
-            )
-    env = {**base_env(layout), **service.env(layout)}
-    argv = [arg.format(etc=layout.etc) for arg in service.argv(layout)]
+    env = {**base_env(layout), **service.env(layout), HOST_ENV: service.host}
     if service.name == "rabbitmq":
         (layout.data / "rabbitmq").mkdir(parents=True, exist_ok=True)
-    return processes.spawn(
-        service.name, argv, run_dir=layout.run, log_path=service.log(layout), env=env, cwd=layout.state
-    )
+    enter = None if inside(service) else hostnet.enter(layout, service.host, cwd=layout.state)
+    return processes.spawn(service.name, service.argv(layout), run_dir=layout.run, log_path=service.log(layout),
+                           env=env, cwd=layout.state, enter=enter, nested=inside(service))
 
 
 def stop(layout: Layout, service: Service) -> str:
@@ -386,8 +350,8 @@ def stop(layout: Layout, service: Service) -> str:
 # --- health --------------------------------------------------------------------------------------
 
 
-def _mariadb_answers(port: int) -> bool:
-    with socket.create_connection((HOST, port), timeout=2) as conn:
+def _mariadb_answers(address: str, port: int) -> bool:
+    with socket.create_connection((address, port), timeout=2) as conn:
         conn.settimeout(2)
         greeting = conn.recv(64)
     # MySQL protocol: 3-byte length, sequence id, then protocol version 10 (a handshake) or 0xff (an
@@ -395,8 +359,8 @@ def _mariadb_answers(port: int) -> bool:
     return len(greeting) > 4 and greeting[4] in (10, 0xFF)
 
 
-def _amqp_answers(port: int) -> bool:
-    with socket.create_connection((HOST, port), timeout=2) as conn:
+def _amqp_answers(address: str, port: int) -> bool:
+    with socket.create_connection((address, port), timeout=2) as conn:
         conn.settimeout(3)
         conn.sendall(b"AMQP\x00\x00\x09\x01")
         reply = conn.recv(16)
@@ -431,11 +395,11 @@ def sql(layout: Layout, statement: str, *, timeout: float = 30) -> list[list[str
 def _vcenter_answers(layout: Layout, record: processes.ProcessRecord) -> bool:
     # The endpoint file is written once the server answers, removed when it stops; a stale one from a
     # killed server names another pid.
-    endpoint = vcenter_build.read_endpoint(layout.state)
-    if not endpoint or endpoint.get("pid") != record.pid:
+    endpoint = vcenter.read_endpoint(layout.state)
+    if not endpoint or endpoint.get("pid") not in (record.pid, _inner_pid(layout, "vcenter")):
         return False
-    context = ssl.create_default_context(cafile=str(vcenter_build.ca_file(layout.state)))
-    url = f"https://{HOST}:{layout.port('vcenter')}/sdk/vimServiceVersions.xml"
+    context = ssl.create_default_context(cafile=str(vcenter.ca_file(layout.state)))
+    url = f"https://{layout.controller}:{layout.port('vcenter')}/sdk/vimServiceVersions.xml"
     try:
         with urllib.request.urlopen(url, timeout=3, context=context) as response:
             return response.status == 200
@@ -465,7 +429,7 @@ def _enabled(layout: Layout, beat: Heartbeat) -> bool:
     if beat.binary != "cinder-volume" or "@" not in beat.host:
         return True
     parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.read(config.config_paths(layout)["cinder"])
+    parser.read(configs.get("cinder-storage").local(layout))
     enabled = {name.strip() for name in parser.get("DEFAULT", "enabled_backends", fallback="").split(",")}
     return beat.host.split("@", 1)[1] in enabled
 
@@ -480,12 +444,15 @@ def health(layout: Layout, service: Service, beats: dict[tuple[str, str, str], i
             status = rest.probe(layout.url(service.port or ""))
             return "up" if 0 < status < 500 else ("down" if status == 0 else f"HTTP {status}")
         if service.health == "mariadb":
-            return "up" if _mariadb_answers(layout.port("mariadb")) else "down"
+            return "up" if _mariadb_answers(layout.controller, layout.port("mariadb")) else "down"
         if service.health == "amqp":
-            return "up" if _amqp_answers(layout.port("rabbitmq")) else "down"
-        if service.health == "tcp":
-            with socket.create_connection((HOST, layout.port(service.port or "")), timeout=2):
-                return "up"
+            return "up" if _amqp_answers(layout.controller, layout.port("rabbitmq")) else "down"
+        if service.health == "ssh":
+            return "up" if _ssh_answers(topology.TOPOLOGY.get(service.host).address(layout)) else "down"
+        if service.health == "process":
+            return "up"
+        if service.health == "nfs":
+            return "up" if _nfs_answers(layout) else "down"
         if service.health == "vcenter":
             return "up" if _vcenter_answers(layout, record) else "down"
         if service.health == "heartbeat":
@@ -502,31 +469,35 @@ def health(layout: Layout, service: Service, beats: dict[tuple[str, str, str], i
             if any(age is None or age + 1 > lifetime for age in ages):
                 return "starting"
             oldest = max(age for age in ages if age is not None)
-            return "up" if oldest <= config.SERVICE_DOWN_TIME else f"stale ({oldest}s)"
+            return "up" if oldest <= SERVICE_DOWN_TIME else f"stale ({oldest}s)"
     except OSError:
         return "down"
     return "unknown"
 
 
-# Config id (lab.config) -> services that read it, restarted when a fault changes that file.
-CONFIG_READERS: dict[str, tuple[str, ...]] = {
-    "keystone": ("keystone",),
-    "glance": ("glance-api",),
-    "placement": ("placement-api",),
-    "nova": ("nova-api", "nova-conductor", "nova-scheduler"),
-    **{f"nova-{host}": (f"nova-compute-{host}",) for host in (*config.KVM_COMPUTES, *config.VMWARE_COMPUTES)},
-    "neutron": ("neutron-api",),
-    "ml2": ("neutron-api",),
-    "cinder": ("cinder-api", "cinder-scheduler", "cinder-volume"),
-    "mariadb": ("mariadb",),
-    "rabbitmq": ("rabbitmq",),
-}
+def _ssh_answers(address: str) -> bool:
+    with socket.create_connection((address, SSH_PORT), timeout=2) as conn:
+        conn.settimeout(3)
+        return conn.recv(16).startswith(b"SSH-")
+
+
+def _nfs_answers(layout: Layout) -> bool:
+    """NFS v3 over TCP answers a NULL call on the storage network, as a compute reaches it."""
+    result = hostnet.run_in(layout, STORAGE, ["rpcinfo", "-T", "tcp", str(topology.STORAGE_SERVER), "nfs", "3"],
+                            timeout=10, check=False)
+    return result.returncode == 0
+
+
+def _inner_pid(layout: Layout, name: str) -> int:
+    """A service's pid inside its host (what it writes into files of its own, like vcenter.json)."""
+    try:
+        return int(processes.pid_file(layout.run, name).read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def wait_healthy(layout: Layout, service: Service, *, timeout: float) -> None:
     """Bounded wait until ``service`` is healthy; fails at once, naming the log, if its process died."""
-    from stackproof_lab.waiting import wait_for
-
     def check() -> bool:
         if processes.read_record(layout.run, service.name) is None:
             raise LabError(f"{service.name} exited during start-up; see {service.log(layout)}")

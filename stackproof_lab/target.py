@@ -8,14 +8,16 @@ shape here is exactly the documented one; values come from the same constants th
 from __future__ import annotations
 
 import os
-import shlex
-import sys
 
 import yaml
 
-from stackproof_lab import config, data_network, provision
-from stackproof_lab.layout import HOST, REPO, Layout
-from stackproof_lab.vcenter import build as vcenter_build
+from stackproof_lab import configs, passwords, provision, ssh, topology
+from stackproof_lab.configs.nova import DATASTORE_REGEX, UPDATE_RESOURCES_INTERVAL
+from stackproof_lab.configs.openstack import REGION, REPORT_INTERVAL, SERVICE_DOWN_TIME
+from stackproof_lab.faults.network import vcenter_cut_commands
+from stackproof_lab.layout import Layout
+from stackproof_lab.topology import TOPOLOGY
+from stackproof_lab.vcenter import runtime as vcenter
 
 ADMIN_CLOUD = "sp-lab-admin"
 MEMBER_CLOUD = "sp-lab-member"
@@ -25,7 +27,8 @@ TIMEOUTS = {
     # state changes, each of which the default 2 s interval would see a second late on average.
     "interval": 1,
     "server_active": 120,
-    "server_deleted": 60,
+    # A VMware server whose compute was just restarted takes longer to go (seen: 60 s on a loaded machine).
+    "server_deleted": 120,
     "volume_available": 60,
     "volume_deleted": 60,
     "attach": 60,
@@ -37,7 +40,7 @@ RESTART_MARGIN = 40
 
 
 def clouds(layout: Layout) -> dict[str, object]:
-    secret = config.load_secrets(layout)
+    secret = passwords.load(layout)
 
     def entry(user: str, password: str, project: str) -> dict[str, object]:
         return {
@@ -49,7 +52,7 @@ def clouds(layout: Layout) -> dict[str, object]:
                 "user_domain_name": "Default",
                 "project_domain_name": "Default",
             },
-            "region_name": config.REGION,
+            "region_name": REGION,
             "interface": "public",
             "identity_api_version": 3,
         }
@@ -63,13 +66,19 @@ def clouds(layout: Layout) -> dict[str, object]:
 
 
 def secure(layout: Layout) -> dict[str, object]:
-    return {"vcenters": {VCENTER: {"password": config.vcenter_password(layout)}}}
+    return {"vcenters": {VCENTER: {"password": passwords.load(layout)["vcenter"]}}}
+
+
+def _urls(role: str) -> list[str]:
+    return [f"ssh://{host.name}" for host in TOPOLOGY.with_role(role)]
+
+
+def _config_paths(*ids: str) -> dict[str, str]:
+    """service -> production path, for config ids of one host (all hosts of a role hold the same paths)."""
+    return {cid.split("-")[0]: configs.get(cid).path for cid in ids}
 
 
 def description(layout: Layout) -> dict[str, object]:
-    paths = config.config_paths(layout)
-    first_kvm = config.KVM_COMPUTES[0]
-    first_vmware = next(iter(config.VMWARE_COMPUTES))
     return {
         "name": "lab",
         "clouds_yaml": str(layout.clouds_yaml),
@@ -77,30 +86,27 @@ def description(layout: Layout) -> dict[str, object]:
         "clouds": {"cloud": ADMIN_CLOUD, "member": MEMBER_CLOUD},
         "vcenters": {
             VCENTER: {
-                "url": f"https://{HOST}:{layout.port('vcenter')}/sdk",
-                "user": config.VCENTER_USER,
+                "url": f"https://{layout.controller}:{layout.port('vcenter')}/sdk",
+                "user": vcenter.USER,
                 "password": {"secure": f"vcenters.{VCENTER}.password"},
-                "ca_bundle": str(vcenter_build.ca_file(layout.state)),
+                "ca_bundle": str(vcenter.ca_file(layout.state)),
             }
         },
+        # How a runner reaches the hosts: the lab's key, its ssh_config and the host keys it made.
+        "ssh": {
+            "config": str(ssh.config_file(layout)),
+            "known_hosts": str(ssh.known_hosts(layout)),
+            "identity_file": str(ssh.identity_file(layout)),
+        },
         "hosts": {
-            "controller": {
-                "urls": ["local://"],
-                "config": {
-                    "nova": str(paths["nova"]),
-                    "cinder": str(paths["cinder"]),
-                    "neutron": str(paths["neutron"]),
-                    "glance": str(paths["glance"]),
-                },
-            },
+            "controller": {"urls": _urls("controller"),
+                           "config": _config_paths("nova", "cinder", "neutron", "glance")},
             # nova-scheduler runs on the controller and reads its nova.conf.
-            "scheduler": {"urls": ["local://"], "config": {"nova": str(paths["nova"])}},
-            "compute-kvm": {"urls": ["local://"], "config": {"nova": str(paths[f"nova-{first_kvm}"])}},
-            "compute-vmware": {"urls": ["local://"], "config": {"nova": str(paths[f"nova-{first_vmware}"])}},
-            # vmdk (issue 15): every VMware compute's nova.conf, so that checks comparing the computes (SP-VMDK-008)
-            # cover each one the cloud lists; one role per further compute (a role has one config path).
-            **{f"compute-{host}": {"urls": ["local://"], "config": {"nova": str(paths[f"nova-{host}"])}}
-               for host in list(config.VMWARE_COMPUTES)[1:]},
+            "scheduler": {"urls": _urls("scheduler"), "config": _config_paths("nova")},
+            # cinder-volume, and the NFS server of the KVM backend.
+            "storage": {"urls": _urls("storage"), "config": _config_paths("cinder-storage")},
+            "compute-kvm": {"urls": _urls("compute-kvm"), "config": {"nova": "/etc/nova/nova.conf"}},
+            "compute-vmware": {"urls": _urls("compute-vmware"), "config": {"nova": "/etc/nova/nova.conf"}},
         },
         "architecture": {
             "aggregates": [
@@ -113,15 +119,20 @@ def description(layout: Layout) -> dict[str, object]:
             },
             # What the lab vCenter's clusters are built with (stackproof_lab/vcenter/inventory.go).
             "drs": {"enabled": True, "behavior": "fullyAutomated"},
-            "datastore_pattern": config.DATASTORE_REGEX,
-            "data_network": data_network.description(),
+            "datastore_pattern": DATASTORE_REGEX,
+            "data_network": {"nic": topology.DATA_NIC, "mtu": topology.DATA_MTU,
+                             "subnet": str(topology.STORAGE_SUBNET),
+                             "storage_target": str(topology.STORAGE_SERVER),
+                             "roles": ["compute-kvm", "compute-vmware"]},
             "volume_types": [
                 {"name": vt["name"], "backend": vt["backend"], "hypervisor": vt["hypervisor"]}
                 for vt in provision.VOLUME_TYPES
             ],
-            "failover": {"service_down_time": config.SERVICE_DOWN_TIME, "report_interval": config.REPORT_INTERVAL,
+            # Zone per family, types in their family's zone, cross_az_attach=False (topology.AVAILABILITY_ZONES).
+            "volume_steering": {"mechanism": "availability_zones"},
+            "failover": {"service_down_time": SERVICE_DOWN_TIME, "report_interval": REPORT_INTERVAL,
                          "restart_margin": RESTART_MARGIN,
-                         "resource_update_interval": config.UPDATE_RESOURCES_INTERVAL},
+                         "resource_update_interval": UPDATE_RESOURCES_INTERVAL},
         },
         "timeouts": {"profile": "lab", **TIMEOUTS},
         "faults": fault_inventory(layout),
@@ -129,28 +140,26 @@ def description(layout: Layout) -> dict[str, object]:
 
 
 def fault_inventory(layout: Layout) -> dict[str, object]:
-    """The lab's answer to the suite's fault inventory: each action is a `python -m stackproof_lab fault`
-    command, run on the (local) host of the role, so the disruptive checks drive the lab exactly as they would
-    drive systemd units on a real deployment."""
-    lab = f"cd {shlex.quote(str(REPO))} && STACKPROOF_LAB_DIR={shlex.quote(str(layout.state))} " \
-          f"{shlex.quote(sys.executable)} -m stackproof_lab fault"
-    first_vmware = next(iter(config.VMWARE_COMPUTES))
+    """What disruptive checks may do to the lab and how, run on the host over ssh as on any deployment:
+    `lab-service` (the lab's systemctl, inside each host) kills and starts a compute; an nftables rule in a
+    VMware compute host cuts its path to the vCenter."""
+    cut, restore = vcenter_cut_commands(layout)
+    computes = [*topology.KVM_COMPUTES, *topology.VMWARE_COMPUTES]
     return {
         "services": {
-            f"nova-compute@{first_vmware}": {
-                "role": "compute-vmware",
-                "kill": f"{lab} inject {first_vmware}-killed",
-                # clear starts it and returns once its heartbeat is fresh.
-                "start": f"{lab} clear {first_vmware}-killed",
-            },
+            f"nova-compute@{host}": {
+                "role": TOPOLOGY.get(host).roles[0],
+                "url": f"ssh://{host}",
+                "kill": "lab-service kill nova-compute",
+                # start returns once its heartbeat is fresh.
+                "start": "lab-service start nova-compute",
+                "check": "lab-service status nova-compute",
+            }
+            for host in computes
         },
         "vcenter_access": {
-            # Each lab VMware compute reaches the vCenter through its own link (stackproof_lab/vcenter_link.py).
-            first_vmware: {
-                "role": "compute-vmware",
-                "cut": f"{lab} inject {first_vmware}-vcenter-unreachable",
-                "restore": f"{lab} clear {first_vmware}-vcenter-unreachable",
-            },
+            host: {"role": "compute-vmware", "url": f"ssh://{host}", "cut": cut, "restore": restore}
+            for host in topology.VMWARE_COMPUTES
         },
     }
 

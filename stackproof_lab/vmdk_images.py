@@ -5,7 +5,7 @@ each with data in it (so that what moves to a datastore differs by format, as it
   glance 33 accepts as vmdk;
 - ``sp-vmware-flat-vmdk``: a preallocated flat extent, what a disk exported from VMFS becomes: every byte of
   the virtual size moves to the datastore. Glance accepts it only with ``[image_format]
-  require_image_format_match`` off (config.py), since the extent reads as raw.
+  require_image_format_match`` off (configs/glance.py), since the extent reads as raw.
 
 Both are larger than ``sp-vmware-sparse-vmdk`` (no data), so the areas that boot "the cloud's smallest VMware
 image" keep booting that one; the vmdk area and its faults use these.

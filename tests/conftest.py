@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -26,14 +27,14 @@ def fake():
 
 
 class SuiteProject:
-    """A directory laid out like this repo (conftest, suites/, target) for running checks in a subprocess."""
+    """A directory laid out like this repo (conftest, suites/, target) for running checks in a subprocess.
+
+    It has no pyproject.toml or pytest.ini, as a target directory outside the checkout would not: everything a
+    suite run needs from pytest's configuration comes from the plugin.
+    """
 
     def __init__(self, pytester: pytest.Pytester, fake: FakeCloud) -> None:
         self.pytester, self.fake, self.path = pytester, fake, pytester.path
-        ini = (REPO / "pyproject.toml").read_text()
-        start = ini.index("[tool.pytest.ini_options]")
-        end = ini.index("[tool.ruff]")
-        (self.path / "pyproject.toml").write_text(ini[start:end])
         (self.path / "conftest.py").write_text((REPO / "conftest.py").read_text())
         (self.path / "suites").mkdir()
         fake.clouds_yaml(self.path / "clouds.yaml")
@@ -65,6 +66,12 @@ class SuiteProject:
             "suites", "--target", str(self.path / "stackproof.yaml"), "-p", "no:cacheprovider", *args,
             timeout=timeout,
         )
+
+    def stackproof(self, command: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """`stackproof COMMAND ARGS` in a subprocess; `run` gets this project's suites and target."""
+        own = ["--suites", str(self.path / "suites"), "--target", str(self.path / "stackproof.yaml")]
+        return subprocess.run([sys.executable, "-m", "stackproof.cli", command, *(own if command == "run" else []),
+                               *args], capture_output=True, text=True, timeout=timeout, cwd=self.path)
 
     def run_dirs(self) -> list[Path]:
         return sorted(p for p in (self.path / "reports").iterdir() if p.is_dir() and not p.is_symlink())

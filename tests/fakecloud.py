@@ -4,6 +4,8 @@ version discovery, and create/get/list/delete of servers, volumes and networks.
 
 Deletion takes effect after a configurable number of reads, so that the ledger's wait-for-deletion is
 exercised, and every request is recorded (method, path) so tests can assert order and absence of writes.
+Each authentication gets a token of its own (as Keystone's are), recorded with the user it belongs to; the
+reader account's tokens are refused every write with a 403, as a cloud with a reader role would.
 Runnable on its own (``python tests/fakecloud.py PORT DIR``) for subprocess-based tests.
 """
 
@@ -23,9 +25,11 @@ import yaml
 
 PROJECT_ID = "f0000000000000000000000000000001"
 USER = "sp-admin"
+READER = "sp-reader"
 # Long and unusual on purpose: the secret-scanning test greps report files for these exact strings.
 PASSWORD = "Pw-0nly-In-Clouds-Yaml-7f3c9a"
-TOKEN = "gAAAAA-fake-token-value-5e1d2b8c"
+READER_PASSWORD = "Rd-0nly-In-Clouds-Yaml-2b8e4d"
+USERS = {USER: PASSWORD, READER: READER_PASSWORD}
 
 UNAUTHORIZED = {"error": {"code": 401, "title": "Unauthorized",
                           "message": "The request you have made requires authentication."}}
@@ -42,6 +46,11 @@ class FakeCloud:
     def __init__(self, delete_after_reads: int = 1, port: int = 0) -> None:
         self.delete_after_reads = delete_after_reads
         self.requests: list[tuple[str, str]] = []
+        # every token handed out -> its user, and (method, path, user) of every authenticated request
+        self.tokens: dict[str, str] = {}
+        self.requests_by_user: list[tuple[str, str, str]] = []
+        # collections whose listing answers 500, as a broken API would
+        self.failing_listings: set[str] = set()
         self.store: dict[str, dict[str, dict]] = {name: {} for name in COLLECTIONS}
         self._deleting: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -65,12 +74,17 @@ class FakeCloud:
     def writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.requests if m not in ("GET", "HEAD") and not p.endswith("/auth/tokens")]
 
-    def clouds_yaml(self, path: Path, password: str = PASSWORD, name: str = "fake") -> Path:
-        path.write_text(yaml.safe_dump({"clouds": {name: {
-            "auth": {"auth_url": f"{self.url}/identity/v3", "username": USER, "password": password,
+    def entry(self, user: str = USER, password: str = PASSWORD) -> dict:
+        """A clouds.yaml entry for this cloud."""
+        return {
+            "auth": {"auth_url": f"{self.url}/identity/v3", "username": user, "password": password,
                      "project_name": "admin", "user_domain_name": "Default", "project_domain_name": "Default"},
             "region_name": "RegionOne", "identity_api_version": 3, "interface": "public",
-        }}}))
+        }
+
+    def clouds_yaml(self, path: Path, password: str = PASSWORD, name: str = "fake", **more: dict) -> Path:
+        """clouds.yaml with the admin entry `name` and any `more` entries (name -> entry())."""
+        path.write_text(yaml.safe_dump({"clouds": {name: self.entry(password=password)} | more}))
         return path
 
     # -- HTTP ------------------------------------------------------------------------------------------
@@ -162,13 +176,21 @@ class FakeCloud:
             doc = self._versions(path)
             if doc is not None:
                 return handler._send(200, doc)
-        if handler.headers.get("X-Auth-Token") != TOKEN:
+        user = self.tokens.get(handler.headers.get("X-Auth-Token") or "")
+        if user is None:
             return handler._send(401, UNAUTHORIZED)
+        with self._lock:
+            self.requests_by_user.append((method, path, user))
+        if user == READER and method not in ("GET", "HEAD"):
+            return handler._send(403, {"error": {"code": 403, "title": "Forbidden",
+                                                 "message": "the reader role may not change anything"}})
         for name, (prefix, collection, single, plural) in COLLECTIONS.items():
             root = f"/{prefix}/{collection}"
             if path in (root, root + "/detail"):
                 if method == "POST":
                     return self._create(handler, name, body.get(single, {}), single)
+                if method == "GET" and name in self.failing_listings:
+                    return handler._send(500, {"error": {"code": 500, "message": f"listing {name} failed"}})
                 if method == "GET":
                     return handler._send(200, {plural: self._list(name, parse_qs(parts.query))})
             match = re.fullmatch(re.escape(root) + r"/([^/]+)", path)
@@ -195,18 +217,22 @@ class FakeCloud:
         return handler._send(404, {"error": {"code": 404, "message": f"fake cloud has no {method} {path}"}})
 
     def _token(self, handler, body: dict) -> None:
-        password = body.get("auth", {}).get("identity", {}).get("password", {}).get("user", {}).get("password")
-        if password != PASSWORD:
+        user = body.get("auth", {}).get("identity", {}).get("password", {}).get("user", {})
+        name, password = user.get("name"), user.get("password")
+        if name not in USERS or password != USERS[name]:
             return handler._send(401, UNAUTHORIZED)
+        issued = f"gAAAAA-fake-token-{uuid.uuid4().hex}"
+        with self._lock:
+            self.tokens[issued] = name
         token = {"token": {
             "methods": ["password"],
             "expires_at": "2099-01-01T00:00:00.000000Z",
             "issued_at": "2026-01-01T00:00:00.000000Z",
-            "user": {"id": "u1", "name": USER, "domain": {"id": "default", "name": "Default"}},
+            "user": {"id": name, "name": name, "domain": {"id": "default", "name": "Default"}},
             "project": {"id": PROJECT_ID, "name": "admin", "domain": {"id": "default", "name": "Default"}},
-            "roles": [{"id": "r1", "name": "admin"}], "catalog": self._catalog(),
+            "roles": [{"id": "r1", "name": "admin" if name == USER else "reader"}], "catalog": self._catalog(),
         }}
-        return handler._send(201, token, {"X-Subject-Token": TOKEN})
+        return handler._send(201, token, {"X-Subject-Token": issued})
 
     def _create(self, handler, name: str, attrs: dict, single: str) -> None:
         item_id = str(uuid.UUID(int=next(self._ids)))

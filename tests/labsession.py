@@ -6,6 +6,7 @@ then skipped). The lab's state dir follows STACKPROOF_LAB_DIR as the lab itself 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -60,6 +61,33 @@ class Lab:
     @staticmethod
     def wait_until(check, *, timeout: float, what: str, interval: float = 1.0):
         return wait_until(check, timeout=timeout, what=what, interval=interval)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def server(conn, name: str, *, image: str, flavor: str = "sp.tiny", network: str | None = "sp-net",
+               status: str = "ACTIVE", wait: float = 120, **extra):
+        """Boot a server (the lab's image and flavor by name), wait for `status`, yield it with its boot
+        seconds as `.boot_seconds`; delete it and wait until it is gone, whatever happened."""
+        image_id = conn.image.find_image(image, ignore_missing=False).id if image else None
+        flavor_id = conn.compute.find_flavor(flavor, ignore_missing=False).id
+        networks = [{"uuid": conn.network.find_network(network, ignore_missing=False).id}] if network else "none"
+        began = time.monotonic()
+        server = conn.compute.create_server(name=name, image_id=image_id, flavor_id=flavor_id, networks=networks,
+                                            **extra)
+        try:
+            server = conn.compute.wait_for_server(server, status=status, failures=[] if status == "ERROR" else None,
+                                                  wait=wait, interval=1)
+            server.boot_seconds = time.monotonic() - began
+            yield server
+        finally:
+            conn.compute.delete_server(server, ignore_missing=True)
+            conn.compute.wait_for_delete(server, wait=wait, interval=1)
+
+
+@pytest.fixture(scope="module")
+def member(lab: Lab):
+    """The lab's unprivileged project, as the suites' member cloud."""
+    return lab.connect("sp-lab-member")
 
 
 def _listening_ports() -> set[int]:

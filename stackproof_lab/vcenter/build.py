@@ -38,7 +38,9 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+
+from stackproof_lab.vcenter.runtime import DEFAULT_PASSWORD, PASSWORD_ENV, ca_file, command, credentials
 
 HERE = Path(__file__).resolve().parent
 PATCHES = HERE / "patches"
@@ -80,16 +82,6 @@ WSDL_OVERLAY = (
      '<element name="consolidate" type="xsd:boolean" minOccurs="0" />'),
 )
 
-# What the lab's clients need to know; nova names its node
-# "<cluster moid>.<vCenter instance UUID>", so the UUID is pinned.
-INSTANCE_UUID = "5a1d0e2c-7c3b-4b8e-9f11-57ac4f00b001"
-USER_ENV = "STACKPROOF_VCENTER_USER"
-PASSWORD_ENV = "STACKPROOF_VCENTER_PASSWORD"
-DEFAULT_USER = "administrator@vsphere.local"
-# Not a secret: the simulator only listens on loopback. Override with the
-# environment variable above.
-DEFAULT_PASSWORD = "stackproof-lab"
-
 # Where command output goes: a log file (appended to, as the rest of the
 # lab does), a callable taking text, or None (stderr).
 Log = Path | Callable[[str], object] | None
@@ -104,54 +96,9 @@ def build_dir(state_dir: Path) -> Path:
     return Path(state_dir) / "vcenter-build"
 
 
-def runtime_dir(state_dir: Path) -> Path:
-    """Where the running server keeps its files."""
-    return Path(state_dir) / "vcenter"
-
-
 def wsdl_dir(state_dir: Path) -> Path:
     """The vim WSDL/XSD files served under /sdk/."""
     return build_dir(state_dir) / "wsdl"
-
-
-def ca_file(state_dir: Path) -> Path:
-    """The CA certificate to verify the server with (nova's ca_file)."""
-    return runtime_dir(state_dir) / "vcenter-ca.pem"
-
-
-def endpoint_file(state_dir: Path) -> Path:
-    """JSON the server writes once it answers: url, port, ca_file, ..."""
-    return runtime_dir(state_dir) / "vcenter.json"
-
-
-def credentials() -> tuple[str, str]:
-    """The user and password the server accepts (from the environment)."""
-    return (os.environ.get(USER_ENV) or DEFAULT_USER,
-            os.environ.get(PASSWORD_ENV) or DEFAULT_PASSWORD)
-
-
-def read_endpoint(state_dir: Path) -> dict[str, Any] | None:
-    """The running server's endpoint, or None when it is not up."""
-    try:
-        endpoint = json.loads(endpoint_file(state_dir).read_text())
-    except (OSError, ValueError):
-        return None
-    return endpoint if isinstance(endpoint, dict) else None
-
-
-def command(binary: Path, state_dir: Path, port: int) -> list[str]:
-    """The argv that starts the lab vCenter on https://127.0.0.1:PORT/sdk.
-
-    The password is not on the command line: the process reads it from
-    STACKPROOF_VCENTER_PASSWORD (default: DEFAULT_PASSWORD).
-    """
-    return [
-        str(binary),
-        "-listen", f"127.0.0.1:{port}",
-        "-state-dir", str(runtime_dir(state_dir)),
-        "-wsdl-dir", str(wsdl_dir(state_dir)),
-        "-instance-uuid", INSTANCE_UUID,
-    ]
 
 
 def _sources() -> list[Path]:

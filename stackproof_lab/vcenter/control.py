@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stackproof_lab.vcenter import build
+from stackproof_lab.vcenter import runtime
 
 TASK_TIMEOUT = 60.0  # seconds; the simulator finishes these tasks at once, a real vCenter within seconds
 
@@ -39,10 +39,10 @@ class ControlError(Exception):
 def _connect(state_dir: Path) -> Any:
     import pyVim.connect
 
-    endpoint = build.read_endpoint(state_dir)
+    endpoint = runtime.read_endpoint(state_dir)
     if endpoint is None:
-        raise ControlError(f"the lab vCenter is not running (no {build.endpoint_file(state_dir)})")
-    user, password = build.credentials()
+        raise ControlError(f"the lab vCenter is not running (no {runtime.endpoint_file(state_dir)})")
+    user, password = runtime.credentials()
     context = ssl.create_default_context(cafile=endpoint["ca_file"])
     try:
         return pyVim.connect.SmartConnect(

@@ -51,6 +51,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 type options struct {
 	listen   string
+	listenIP net.IP
 	stateDir string
 	wsdlDir  string
 	user     string
@@ -92,11 +93,13 @@ func parseOptions() (*options, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-listen %q: %v", o.listen, err)
 	}
-	// The lab must never expose a vCenter with fixed credentials beyond the
-	// machine: refuse anything but a loopback address.
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("-listen %q: only a loopback IP address is allowed", o.listen)
+	// The lab must never expose a vCenter beyond the machine: refuse anything
+	// but a loopback address or one of the documentation ranges (RFC 5737)
+	// that the lab gives its hosts inside their network namespaces.
+	if ip := net.ParseIP(host); ip == nil || !(ip.IsLoopback() || documentationRange(ip)) {
+		return nil, fmt.Errorf("-listen %q: only a loopback or RFC 5737 IP address is allowed", o.listen)
 	}
+	o.listenIP = net.ParseIP(host)
 	if !uuidPattern.MatchString(o.uuid) {
 		return nil, fmt.Errorf("-instance-uuid %q is not a UUID", o.uuid)
 	}
@@ -109,6 +112,17 @@ func parseOptions() (*options, error) {
 		return nil, fmt.Errorf("need at least one cluster with at least one host")
 	}
 	return o, nil
+}
+
+// documentationRange says whether ip is in 192.0.2.0/24, 198.51.100.0/24
+// or 203.0.113.0/24: addresses that are never routed.
+func documentationRange(ip net.IP) bool {
+	for _, cidr := range []string{"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"} {
+		if _, network, _ := net.ParseCIDR(cidr); network.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // endpoint is what vcenter.json tells a client.
@@ -160,7 +174,7 @@ func run(o *options) error {
 	_ = os.Remove(endpointFile)
 
 	simulator.Trace = o.trace
-	tlsFiles, tlsConfig, err := loadOrCreateTLS(o.stateDir)
+	tlsFiles, tlsConfig, err := loadOrCreateTLS(o.stateDir, o.listenIP)
 	if err != nil {
 		return fmt.Errorf("TLS: %v", err)
 	}

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stackproof_lab.vcenter import build
+from stackproof_lab.vcenter import runtime
 
 Props = dict[str, Any]
 
@@ -54,10 +54,10 @@ def check(state_dir: Path) -> list[str]:
     from pyVim.task import WaitForTask
     from pyVmomi import vim
 
-    endpoint = build.read_endpoint(state_dir)
+    endpoint = runtime.read_endpoint(state_dir)
     if endpoint is None:
-        return [f"no {build.endpoint_file(state_dir)}: not running"]
-    user, password = build.credentials()
+        return [f"no {runtime.endpoint_file(state_dir)}: not running"]
+    user, password = runtime.credentials()
     tls = ssl.create_default_context(cafile=endpoint["ca_file"])
     si = pyVim.connect.SmartConnect(
         host=endpoint["host"], port=endpoint["port"], user=user,
@@ -71,8 +71,8 @@ def check(state_dir: Path) -> list[str]:
     try:
         content = si.RetrieveContent()
         uuid = content.about.instanceUuid
-        expect(uuid == build.INSTANCE_UUID,
-               f"instance UUID {uuid}, expected {build.INSTANCE_UUID}")
+        expect(uuid == runtime.INSTANCE_UUID,
+               f"instance UUID {uuid}, expected {runtime.INSTANCE_UUID}")
         clusters = _collect(content, vim.ClusterComputeResource,
                             ["name", "configurationEx", "host", "datastore"])
         expect(len(clusters) == 2, f"{len(clusters)} clusters, expected 2")
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stackproof_lab.vcenter.smoke",
                                      description=__doc__)
     parser.add_argument("--state-dir", type=Path,
-                        default=build.HERE.parents[1] / ".lab")
+                        default=Path(__file__).resolve().parents[2] / ".lab")
     args = parser.parse_args(argv)
     failures = check(args.state_dir.resolve())
     for failure in failures:

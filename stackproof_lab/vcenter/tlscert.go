@@ -28,8 +28,9 @@ type tlsFiles struct {
 // loadOrCreateTLS reuses the certificate of an earlier start when it is
 // still valid for a while, so that clients configured with the CA file
 // keep trusting a restarted server; otherwise it makes a new CA and a
-// server certificate for 127.0.0.1 and localhost.
-func loadOrCreateTLS(stateDir string) (tlsFiles, *tls.Config, error) {
+// server certificate for 127.0.0.1, localhost and the address it listens
+// on (a lab host's management address).
+func loadOrCreateTLS(stateDir string, listenIP net.IP) (tlsFiles, *tls.Config, error) {
 	files := tlsFiles{
 		ca:   filepath.Join(stateDir, "vcenter-ca.pem"),
 		cert: filepath.Join(stateDir, "vcenter-cert.pem"),
@@ -37,13 +38,13 @@ func loadOrCreateTLS(stateDir string) (tlsFiles, *tls.Config, error) {
 	}
 	if pair, err := tls.LoadX509KeyPair(files.cert, files.key); err == nil {
 		if leaf, err := x509.ParseCertificate(pair.Certificate[0]); err == nil &&
-			time.Until(leaf.NotAfter) > 30*24*time.Hour {
+			time.Until(leaf.NotAfter) > 30*24*time.Hour && leaf.VerifyHostname(listenIP.String()) == nil {
 			if _, err := os.Stat(files.ca); err == nil {
 				return files, &tls.Config{Certificates: []tls.Certificate{pair}}, nil
 			}
 		}
 	}
-	if err := createTLS(files); err != nil {
+	if err := createTLS(files, listenIP); err != nil {
 		return files, nil, err
 	}
 	pair, err := tls.LoadX509KeyPair(files.cert, files.key)
@@ -73,7 +74,7 @@ func writePEM(path string, mode os.FileMode, blockType string, der []byte) error
 	return os.Rename(tmp, path)
 }
 
-func createTLS(files tlsFiles) error {
+func createTLS(files tlsFiles, listenIP net.IP) error {
 	now := time.Now().Add(-time.Hour) // tolerate a little clock skew
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -117,8 +118,8 @@ func createTLS(files tlsFiles) error {
 		NotAfter:     now.AddDate(5, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:     []string{"localhost", "vcenter"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, listenIP},
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTemplate, caCert, &key.PublicKey, caKey)
 	if err != nil {

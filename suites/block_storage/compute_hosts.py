@@ -11,41 +11,27 @@ from __future__ import annotations
 import configparser
 import hashlib
 import posixpath
-from dataclasses import dataclass
 from typing import Any
 
 from stackproof.findings import expect
+from stackproof.plugin.hosts import ServiceHost
 from stackproof.servers import usable_hosts
 
 NOVA_STATE_PATH = "/var/lib/nova"  # what distributions set [DEFAULT] state_path to (nova's own is its package dir)
 
 
-@dataclass(frozen=True)
-class ComputeHost:
-    name: str  # nova's [DEFAULT] host: what the compute API calls the host
-    role: str
-    host: Any  # testinfra host
-    config_path: str
-    conf: configparser.ConfigParser
-
-    @property
-    def where(self) -> str:
-        return f"role {self.role}, host {self.host.backend.get_hostname()}, {self.config_path}"
-
-
-def compute_hosts(hosts: Any, target: Any, role_prefix: str) -> list[ComputeHost]:
-    """The hosts of every `role_prefix*` role whose nova.conf the target gives, by nova's name for them."""
-    found = []
-    for role in hosts.roles():
-        if not role.startswith(role_prefix) or "nova" not in target.hosts[role].config:
-            continue
-        path = target.hosts[role].config["nova"]
-        for host, conf in hosts.config(role, "nova"):
-            name = conf.get("DEFAULT", "host", fallback="").strip() or host.backend.get_hostname()
-            found.append(ComputeHost(name, role, host, path, conf))
-    expect(bool(found), f"the target describes no {role_prefix}* host with a nova config",
-           expected=f"a {role_prefix}* role with config.nova", found=hosts.roles(), where="target hosts")
-    return found
+def compute_hosts(cloud: Any, hosts: Any, hypervisor_type: str) -> list[ServiceHost]:
+    """Every compute the cloud lists with a `hypervisor_type` hypervisor, with the inventory host whose nova.conf
+    names it; a compute the inventory does not describe is a finding (the check cannot look at it)."""
+    names = sorted({(hv.service_details or {}).get("host") for hv in cloud.compute.hypervisors(details=True)
+                    if hv.hypervisor_type == hypervisor_type} - {None})
+    expect(bool(names), f"the cloud has no {hypervisor_type} compute", expected=f"a {hypervisor_type} hypervisor",
+           found="none", where="compute API os-hypervisors")
+    scope = hosts.scope(names, "nova", claims=())
+    expect(not scope.undescribed, f"{hypervisor_type} compute(s) {', '.join(scope.undescribed)} are not in the "
+           "target's inventory (not evaluated)", expected=f"a host with the nova.conf of each of {names}",
+           found="; ".join(scope.gaps("nova-compute")), where="compute API os-hypervisors; target hosts")
+    return [items[0] for _name, items in sorted(scope.covered.items())]
 
 
 def usable_compute(cloud: Any, hypervisor_type: str, among: list[str] | None = None) -> str:
@@ -69,7 +55,7 @@ def _nova_path(conf: configparser.ConfigParser, section: str, option: str, defau
     return value.replace("${state_path}", state).replace("$state_path", state)
 
 
-def kvm_device_path(connection: dict[str, Any], compute: ComputeHost) -> str | None:
+def kvm_device_path(connection: dict[str, Any], compute: ServiceHost) -> str | None:
     """Where nova's libvirt driver put the attached volume on the compute host, for the transports whose path
     the host shows (a file on the NFS share nova mounted, an iSCSI block device); None for others (rbd: qemu
     opens the image itself, there is no host path)."""

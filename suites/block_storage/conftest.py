@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from stackproof.hostconfig import read_text
 from suites.block_storage.cinder_facts import VMDK_DRIVER, VMWARE_DEFAULT_PORT, multi_values
 
 
@@ -69,7 +70,7 @@ class CinderConfig:
     @property
     def text(self) -> str:
         """The raw file: multi-valued options (vmware_cluster_name) need every line, not configparser's last."""
-        return self.host.file(self.path).content_string
+        return read_text(self.host, self.path, "cinder config")
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,6 @@ from suites.block_storage.volumes import (
 
 pytestmark = [pytest.mark.block_storage]
 
-KVM_ROLE_PREFIX = "compute-kvm"
 SECTOR = 512
 PATTERN_SECTOR = 2048  # 1 MiB into the volume: clear of anything a tool writes at its start
 
@@ -93,7 +92,7 @@ class ImageFile:
 def test_volume_attaches_to_a_kvm_server_and_keeps_its_data(cloud, run, hosts, target, volume_design, resources,
                                                              waiter) -> None:
     design = designed_type(volume_design, "kvm")
-    computes = compute_hosts(hosts, target, KVM_ROLE_PREFIX)
+    computes = compute_hosts(cloud, hosts, KVM_HV_TYPE)
     name = usable_compute(cloud, KVM_HV_TYPE, among=[c.name for c in computes])
     compute = next(c for c in computes if c.name == name)
     image = image_for(cloud, "qcow2", KVM_HV_TYPE, run.prefix)

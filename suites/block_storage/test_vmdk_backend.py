@@ -8,13 +8,13 @@ import pytest
 
 from stackproof.findings import expect
 from stackproof.hostconfig import is_true
+from stackproof.servers import VMWARE_HV_TYPE
 from stackproof.vsphere import retrieve
 from suites.block_storage.cinder_facts import VMDK_DRIVER, VMWARE_DEFAULT_PORT
 from suites.block_storage.compute_hosts import compute_hosts
 
 pytestmark = [pytest.mark.block_storage]
 
-VMWARE_ROLE_PREFIX = "compute-vmware"
 
 STATEMENT = "Shared storage serves vSphere storage (a VMFS datastore) to ESXi instances, and Block Storage " \
             "supports both hypervisors: the VMware volume backend works in the vCenter and clusters nova uses."
@@ -50,7 +50,7 @@ def test_vmdk_backend_uses_novas_vcenter(vmdk_backends, cinder_configs, hosts, t
     expect(bool(vmdk_backends), "no cinder backend runs the VMDK driver",
            expected=f"a backend section with volume_driver={VMDK_DRIVER}", found=_no_vmdk_backend(cinder_configs),
            where="cinder.conf")
-    nova = compute_hosts(hosts, target, VMWARE_ROLE_PREFIX)
+    nova = compute_hosts(cloud, hosts, VMWARE_HV_TYPE)
     nova_addresses = {(c.conf.get("vmware", "host_ip", fallback="").strip(),
                        int(c.conf.get("vmware", "host_port", fallback="") or VMWARE_DEFAULT_PORT)): c.where
                       for c in nova}

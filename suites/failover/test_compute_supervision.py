@@ -12,7 +12,6 @@ from stackproof.hostconfig import is_true
 
 pytestmark = [pytest.mark.failover]
 
-VMWARE_ROLE_PREFIX = "compute-vmware"
 RESTART_POLICIES = ("always", "on-failure", "on-abnormal", "on-abort", "on-watchdog")
 REACH_SECONDS = 3  # a vCenter on the management network answers a TCP connect well within this
 
@@ -47,6 +46,10 @@ def restart_policy(host, unit: str) -> str:
     return host.check_output(f"systemctl show -p Restart --value {unit}").strip()
 
 
+def _vmware_driver(conf) -> bool:
+    return conf.get("DEFAULT", "compute_driver", fallback="").strip().endswith("VMwareVCDriver")
+
+
 @pytest.mark.control(
     "SP-FO-004",
     title="The VMware nova-compute is supervised, keeps its host identity and reaches vCenter",
@@ -55,44 +58,47 @@ def restart_policy(host, unit: str) -> str:
               "pair shares one [DEFAULT] host, and the vCenter port answers from the compute.",
 )
 @pytest.mark.readonly
-def test_vmware_compute_is_supervised_and_reaches_vcenter(hosts, target, record_property) -> None:
-    roles = [role for role in hosts.roles() if role.startswith(VMWARE_ROLE_PREFIX)]
-    expect(bool(roles), "the target describes no VMware compute host role", expected=f"{VMWARE_ROLE_PREFIX}* roles",
-           found=hosts.roles(), where="target hosts")
+def test_vmware_compute_is_supervised_and_reaches_vcenter(hosts, target, vmware_computes, record_property) -> None:
+    # Scope from the cloud: every nova-compute whose hypervisor is a vCenter cluster, found in the inventory by
+    # the [DEFAULT] host of the nova.conf each host holds (an active/standby pair: several hosts, one name).
+    names = sorted(s.host for s in vmware_computes.services)
+    expect(bool(names), "no nova-compute fronts a vCenter cluster", expected="at least one VMware nova-compute",
+           found="none", where="compute API os-services / os-hypervisors")
+    claims = [item.name for item in hosts.serving("nova") if _vmware_driver(item.conf)]
+    scope = hosts.scope(names, "nova", claims=claims)
+    problems = scope.gaps("a VMware nova-compute")
     supervision = []
-    for role in roles:
-        declared = target.hosts[role]
-        config_path = declared.config.get("nova", "/etc/nova/nova.conf")
-        identities = set()
-        for host, conf in hosts.config(role, "nova"):
-            name = host.backend.get_hostname()
-            where = f"role {role}, host {name}, {config_path}"
-            identity = conf.get("DEFAULT", "host", fallback="") or name
-            identities.add(identity)
-            running = nova_compute_processes(host, config_path)
-            expect(bool(running), f"no nova-compute process runs for [DEFAULT] host={identity}",
-                   expected=f"a running nova-compute (--config-file {config_path})", found="no such process",
-                   where=where)
-            unit = declared.units.get("nova-compute")
+    for name, items in sorted(scope.covered.items()):
+        running = []
+        for item in items:
+            where = f"{name} ({item.where})"
+            if nova_compute_processes(item.host, item.config_path):
+                running.append(item.host.backend.get_hostname())
+            unit = target.hosts[item.role].units.get("nova-compute")
             if unit:
-                service = host.service(unit)
-                policy = restart_policy(host, unit)
-                expect(service.is_running and service.is_enabled and policy in RESTART_POLICIES,
-                       f"nova-compute's unit {unit} does not supervise it",
-                       expected=f"running, enabled, Restart= one of {', '.join(RESTART_POLICIES)}",
-                       found=f"running={service.is_running}, enabled={service.is_enabled}, Restart={policy or 'no'}",
-                       where=where)
-                supervision.append(f"{name}: {unit} Restart={policy}")
+                service = item.host.service(unit)
+                policy = restart_policy(item.host, unit)
+                if not (service.is_running and service.is_enabled and policy in RESTART_POLICIES):
+                    problems.append(f"{where}: unit {unit} does not supervise nova-compute (running="
+                                    f"{service.is_running}, enabled={service.is_enabled}, Restart={policy or 'no'})")
+                supervision.append(f"{item.host.backend.get_hostname()}: {unit} Restart={policy}")
             else:
-                supervision.append(f"{name}: no unit declared")
-            address = conf.get("vmware", "host_ip", fallback="")
-            port = conf.getint("vmware", "host_port", fallback=443)
-            answer = vcenter_answer(host, address, port, conf) if address else "[vmware] host_ip unset"
-            expect(answer == "200", f"vCenter {address}:{port} does not answer from the compute [DEFAULT] "
-                   f"host={identity}", expected=f"HTTP 200 from https://{address}:{port}/sdk within {REACH_SECONDS} s "
-                   "(the compute's TLS settings)", found=answer, where=where)
-        # An active/standby pair must come up as the same service, or the standby registers a second
-        # compute (and a second hypervisor) for the cluster when it takes over.
-        expect(len(identities) == 1, f"the hosts of role {role} run nova-compute under different identities",
-               expected="one [DEFAULT] host shared by the pair", found=sorted(identities), where=f"role {role}")
+                supervision.append(f"{item.host.backend.get_hostname()}: no unit declared")
+            address = item.conf.get("vmware", "host_ip", fallback="")
+            port = item.conf.getint("vmware", "host_port", fallback=443)
+            answer = vcenter_answer(item.host, address, port, item.conf) if address else "[vmware] host_ip unset"
+            if answer != "200":
+                problems.append(f"{where}: vCenter {address}:{port} does not answer from the compute: {answer}")
+        hosts_of = ", ".join(item.host.backend.get_hostname() for item in items)
+        if not running:
+            problems.append(f"{name} ({hosts_of}): no nova-compute process runs for [DEFAULT] host={name} "
+                            "(no such process)")
+        elif len(running) > 1:
+            # An active/standby pair runs one at a time, or two computes spawn into one cluster.
+            problems.append(f"{name}: nova-compute runs on {', '.join(running)} at once")
     record_property("supervision", "; ".join(supervision))
+    expect(not problems, f"{len(problems)} VMware nova-compute problem(s)",
+           expected=f"each VMware nova-compute the cloud lists ({', '.join(names)}) described by the inventory, "
+                    f"running on one of its hosts, supervised where a unit is declared, and vCenter answering "
+                    f"HTTP 200 within {REACH_SECONDS} s with the compute's TLS settings",
+           found="; ".join(problems), where="compute API os-services / os-hypervisors; the compute hosts")

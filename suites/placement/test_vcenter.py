@@ -7,6 +7,7 @@ import re
 import pytest
 
 from stackproof.findings import expect
+from stackproof.servers import VMWARE_HV_TYPE
 from stackproof.vsphere import retrieve
 
 pytestmark = [pytest.mark.placement]
@@ -18,29 +19,50 @@ def _vim():
     return vim
 
 
-def _nova_vmware_settings(hosts, target) -> list[tuple[str, str | None]]:
-    """(cluster_name, datastore_regex) of every VMware compute role the target describes."""
-    settings = []
-    for role in hosts.roles():
-        if role.startswith("compute-vmware") and "nova" in target.hosts[role].config:
-            for _host, conf in hosts.config(role, "nova"):
-                settings.append((conf.get("vmware", "cluster_name", fallback=""),
-                                 conf.get("vmware", "datastore_regex", fallback=None)))
-    return settings
+def _nova_vmware_settings(hosts) -> list[tuple[str, str | None]]:
+    """(cluster_name, datastore_regex) of every VMware nova-compute host the target's inventory describes."""
+    return [(item.conf.get("vmware", "cluster_name", fallback="").strip(),
+             item.conf.get("vmware", "datastore_regex", fallback=None))
+            for item in hosts.serving("nova")
+            if item.conf.get("DEFAULT", "compute_driver", fallback="").strip().endswith("VMwareVCDriver")]
 
 
-def _clusters_in_scope(si, hosts, target) -> tuple[list[dict], str]:
+def _hypervisor_clusters(cloud) -> dict[str, set[str]]:
+    """vCenter instance UUID -> moids of the clusters nova's VMware hypervisors name (<cluster moid>.<uuid>)."""
+    named: dict[str, set[str]] = {}
+    for hv in cloud.compute.hypervisors(details=True):
+        if hv.hypervisor_type == VMWARE_HV_TYPE and "." in hv.name:
+            moid, _, uuid = hv.name.partition(".")
+            named.setdefault(uuid, set()).add(moid)
+    return named
+
+
+def _clusters_in_scope(si, hosts, cloud) -> list[dict]:
+    """The clusters of this vCenter that nova uses: every cluster a VMware hypervisor names, and every cluster a
+    VMware compute's nova.conf names; one that vCenter does not have is a finding."""
     vim = _vim()
     clusters = retrieve(si, vim.ClusterComputeResource, ["name", "configurationEx", "host"])
-    names = {name for name, _regex in _nova_vmware_settings(hosts, target) if name}
-    if names:
-        scoped = [c for c in clusters if c["name"] in names]
-        missing = names - {c["name"] for c in scoped}
-        expect(not missing, f"nova's [vmware] cluster_name names cluster(s) vCenter does not have: "
-               f"{', '.join(sorted(missing))}", expected=f"clusters {sorted(names)}",
-               found=f"clusters {sorted(c['name'] for c in clusters)}", where="nova.conf [vmware] cluster_name")
-        return scoped, "the clusters in nova's [vmware] cluster_name"
-    return clusters, "every cluster (the target names no VMware compute role)"
+    uuid = si.RetrieveContent().about.instanceUuid
+    moids = _hypervisor_clusters(cloud).get(uuid, set())
+    names = {name for name, _regex in _nova_vmware_settings(hosts) if name}
+    scoped = [c for c in clusters if c["obj"]._moId in moids or c["name"] in names]
+    missing = sorted(names - {c["name"] for c in clusters}) + sorted(
+        f"{m}.{uuid}" for m in moids - {c["obj"]._moId for c in clusters})
+    expect(not missing, f"nova names cluster(s) this vCenter does not have: {', '.join(missing)}",
+           expected=f"clusters {sorted(names)} (nova.conf [vmware] cluster_name) and {sorted(moids)} (hypervisors)",
+           found=f"clusters {sorted(c['name'] + ' (' + c['obj']._moId + ')' for c in clusters)}",
+           where=f"nova.conf [vmware] cluster_name; compute API os-hypervisors; vCenter {uuid}")
+    return scoped
+
+
+def _unreached_vcenters(cloud, vcenters) -> None:
+    """Clusters of a vCenter the target gives no access to cannot be evaluated: a finding, not a silent skip."""
+    known = {vcenters.get(name).RetrieveContent().about.instanceUuid for name in vcenters.names()}
+    strangers = {uuid: moids for uuid, moids in _hypervisor_clusters(cloud).items() if uuid not in known}
+    expect(not strangers, "nova's VMware hypervisors name clusters of a vCenter the target gives no access to "
+           "(not evaluated)", expected=f"every vCenter of nova's hypervisors among the target's vcenters "
+           f"{vcenters.names()}", found={uuid: sorted(moids) for uuid, moids in strangers.items()},
+           where="compute API os-hypervisors; target vcenters")
 
 
 @pytest.mark.control(
@@ -49,15 +71,14 @@ def _clusters_in_scope(si, hosts, target) -> tuple[list[dict], str]:
     statement="vCenter places the VM on an ESXi host through DRS, which must be enabled and Fully Automated.",
 )
 @pytest.mark.readonly
-def test_drs_fully_automated_and_hosts_usable(vcenters, hosts, target) -> None:
+def test_drs_fully_automated_and_hosts_usable(cloud, vcenters, hosts, target) -> None:
     drs = target.architecture.drs
     if drs is None:
         pytest.skip("the target declares no DRS expectation (architecture.drs)")
     vim = _vim()
     for vc_name in vcenters.names():
         si = vcenters.get(vc_name)
-        clusters, scope = _clusters_in_scope(si, hosts, target)
-        expect(bool(clusters), "no cluster to check", expected=scope, found="none", where=f"vCenter {vc_name}")
+        clusters = _clusters_in_scope(si, hosts, cloud)
         host_props = {h["obj"]: h for h in retrieve(si, vim.HostSystem, [
             "name", "runtime.connectionState", "runtime.inMaintenanceMode"])}
         for cluster in clusters:
@@ -84,6 +105,7 @@ def test_drs_fully_automated_and_hosts_usable(vcenters, hosts, target) -> None:
                        found=f"connectionState={state}, inMaintenanceMode={maintenance}",
                        where=f"{where}, host {props['name']} ({host._moId})")
 
+    _unreached_vcenters(cloud, vcenters)
 
 @pytest.mark.control(
     "SP-AGG-012",
@@ -91,13 +113,13 @@ def test_drs_fully_automated_and_hosts_usable(vcenters, hosts, target) -> None:
     statement="DRS relies on vMotion, which needs shared storage: a VMFS datastore serves ESXi instances.",
 )
 @pytest.mark.readonly
-def test_shared_vmfs_and_vmotion(vcenters, hosts, target) -> None:
+def test_shared_vmfs_and_vmotion(cloud, vcenters, hosts, target) -> None:
     vim = _vim()
-    regexes = [r for _name, r in _nova_vmware_settings(hosts, target) if r]
+    regexes = [r for _name, r in _nova_vmware_settings(hosts) if r]
     pattern = target.architecture.datastore_pattern or (regexes[0] if regexes else None)
     for vc_name in vcenters.names():
         si = vcenters.get(vc_name)
-        clusters, _scope = _clusters_in_scope(si, hosts, target)
+        clusters = _clusters_in_scope(si, hosts, cloud)
         host_props = {h["obj"]: h for h in retrieve(si, vim.HostSystem, [
             "name", "summary.config.vmotionEnabled", "config.vmotion"])}
         datastores = retrieve(si, vim.Datastore, [
@@ -142,3 +164,4 @@ def test_shared_vmfs_and_vmotion(vcenters, hosts, target) -> None:
                        expected="vmotionEnabled=True with a selected vMotion vmknic",
                        found=f"vmotionEnabled={props.get('summary.config.vmotionEnabled')}, selectedVnic={selected}",
                        where=f"{where}, host {props['name']} ({host._moId})")
+    _unreached_vcenters(cloud, vcenters)

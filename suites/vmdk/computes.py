@@ -24,26 +24,23 @@ class VmwareCompute:
         return self.hypervisor.split(".", 1)[0]
 
 
-def find_vmware_computes(cloud, hosts, target) -> list[VmwareCompute]:
+def find_vmware_computes(cloud, hosts) -> list[VmwareCompute]:
     """Every compute whose hypervisor the cloud lists as a vCenter cluster, with the nova.conf the target's host
-    inventory gives for it (matched by [DEFAULT] host)."""
+    inventory gives for it (the inventory host whose [DEFAULT] host names it)."""
     hypervisors = [hv for hv in cloud.compute.hypervisors(details=True) if hv.hypervisor_type == VMWARE_HV_TYPE]
     if not hypervisors:
         pytest.skip("not evaluated: the cloud lists no VMware vCenter Server hypervisor")
-    configs: dict[str, tuple[configparser.ConfigParser, str]] = {}
-    for role in hosts.roles():
-        if not role.startswith("compute") or "nova" not in target.hosts[role].config:
-            continue
-        for host, conf in hosts.config(role, "nova"):
-            if conf.get("DEFAULT", "compute_driver", fallback="").endswith("VMwareVCDriver"):
-                name = conf.get("DEFAULT", "host", fallback="").strip() or host.backend.get_hostname()
-                configs[name] = (conf, f"role {role}, host {host.backend.get_hostname()}, "
-                                       f"{target.hosts[role].config['nova']}")
+    names = {hv.id: (hv.service_details or {}).get("host") or "" for hv in hypervisors}
+    scope = hosts.computes(sorted(set(names.values())))
     computes = []
-    for hv in sorted(hypervisors, key=lambda h: h.name):
-        host = (hv.service_details or {}).get("host")
-        conf, where = configs.get(host, (None, f"no nova.conf for compute {host} in the target's host inventory"))
-        computes.append(VmwareCompute(host, hv.name, conf, where))
+    for hv in sorted(hypervisors, key=lambda h: (h.name, names[h.id])):
+        host = names[hv.id]
+        found = scope.covered.get(host)
+        if found:
+            computes.append(VmwareCompute(host, hv.name, found[0].conf, found[0].where))
+        else:
+            computes.append(VmwareCompute(host, hv.name, None, f"compute {host} is not in the target's inventory "
+                                                               "(no host whose nova.conf has this [DEFAULT] host)"))
     return computes
 
 

@@ -17,8 +17,8 @@ RECIPES = Path(__file__).resolve().parents[2] / "fixtures" / "vmdk_images.yaml"
 
 
 @pytest.fixture(scope="module")
-def vmware_computes(cloud, hosts, target) -> list[VmwareCompute]:
-    return find_vmware_computes(cloud, hosts, target)
+def vmware_computes(cloud, hosts) -> list[VmwareCompute]:
+    return find_vmware_computes(cloud, hosts)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ the lab's own fault registry, so the registry and the proof cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -39,6 +40,7 @@ class AreaRun:
         return self.outcomes[control_id].get("message", "")
 
 
+@functools.lru_cache(maxsize=1)
 def lab_faults() -> dict[str, dict]:
     result = subprocess.run([sys.executable, "-m", "stackproof_lab", "fault", "list", "--json"], cwd=REPO,
                             capture_output=True, text=True, timeout=60)
@@ -46,13 +48,15 @@ def lab_faults() -> dict[str, dict]:
     return {fault["name"]: fault for fault in json.loads(result.stdout)}
 
 
-def area_controls(area: str, *, disruptive: bool = True) -> set[str]:
-    """The area's control IDs; without the disruptive ones when `disruptive` is false."""
+@functools.lru_cache(maxsize=64)
+def area_controls(area: str, *, disruptive: bool = True, tier: str | None = None) -> frozenset[str]:
+    """The area's control IDs (of one tier when `tier` is given); without the disruptive ones when `disruptive`
+    is false."""
     result = subprocess.run([sys.executable, "-m", "stackproof.cli", "controls", "--json", "--area", area],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    return {control["id"] for control in json.loads(result.stdout)
-            if disruptive or control["tier"] != "disruptive"}
+    return frozenset(control["id"] for control in json.loads(result.stdout)
+                     if (disruptive or control["tier"] != "disruptive") and (tier is None or control["tier"] == tier))
 
 
 def run_area(lab, area: str, reports: Path, tier: str = "full") -> AreaRun:
@@ -110,39 +114,88 @@ def run_until(lab, area: str, reports: Path, settled, limit: float, tier: str = 
         time.sleep(SETTLE_INTERVAL)
 
 
-def prove(lab, area: str, fault: str, evidence: list[str] | dict[str, list[str]], reports: Path,
-          limit: float = 90.0, tier: str | None = None) -> None:
-    """Inject `fault`: exactly its controls of `area` go red, naming the faulty object; clear: all green.
+TIER_RANK = {"smoke": 0, "full": 1, "all": 2}
+MAX_BATCH = 4  # faults proven in one run; small enough that a failure still points at a few
 
-    `evidence` lists the texts every red control's message must contain, or maps control IDs to their own.
-    The disruptive checks run only for a fault that names one: on any other fault they refuse to start on
-    an unhealthy cloud (their precondition), which proves nothing about the fault. `tier` "smoke" proves a
-    fault that only readonly controls catch with the area's readonly checks alone (seconds, not minutes).
+
+@dataclass(frozen=True)
+class Batch:
+    """Faults proven together: their controls in the area are disjoint, so one run shows each fault's
+    controls red and nothing else; `tier` is the least that runs all of them (readonly controls only: smoke)."""
+
+    faults: tuple[str, ...]
+    tier: str
+    expected: dict[str, frozenset[str]]  # fault -> its controls in the area
+
+    @property
+    def id(self) -> str:
+        return "+".join(self.faults)
+
+    def controls(self) -> set[str]:
+        return {c for controls in self.expected.values() for c in controls}
+
+
+def plan(area: str, evidence: dict, solo: frozenset[str] = frozenset()) -> list[Batch]:
+    """Batches of the faults in `evidence`: faults whose controls in the area are disjoint share a batch, by
+    tier; `solo` faults (whose effect reaches past their own controls, e.g. a stopped vCenter) run alone."""
+    registry = lab_faults()
+    readonly = area_controls(area, tier="readonly")
+    workload = area_controls(area, tier="workload")
+    every = area_controls(area)
+    batches: list[tuple[list[str], str, dict[str, frozenset[str]]]] = []
+    for fault in sorted(evidence, key=lambda f: (f in solo, f)):
+        if fault not in registry:
+            batches.append(([fault], "smoke", {fault: frozenset()}))  # the proof fails, naming it
+            continue
+        controls = frozenset(registry[fault]["controls"]) & every
+        tier = "smoke" if controls <= readonly else ("full" if controls <= readonly | workload else "all")
+        home = next((b for b in batches if fault not in solo and b[1] == tier and len(b[0]) < MAX_BATCH
+                     and not (set(b[0]) & solo)
+                     and not controls & {c for cs in b[2].values() for c in cs}), None)
+        if home is None:
+            batches.append(([fault], tier, {fault: controls}))
+        else:
+            home[0].append(fault)
+            home[2][fault] = controls
+    return [Batch(tuple(faults), tier, expected) for faults, tier, expected in batches]
+
+
+def prove_batch(lab, area: str, batch: Batch, evidence: dict, reports: Path, limit: float = 90.0) -> None:
+    """Inject the batch's faults: exactly their controls of `area` go red, each naming its faulty object (the
+    texts `evidence[fault]` lists, or per control); clear them all: one run, all green.
+
+    The disruptive checks run only for a batch that names one: on any other fault they refuse to start on an
+    unhealthy cloud (their precondition), which proves nothing about the fault.
     """
     registry = lab_faults()
-    assert fault in registry, f"the lab has no fault {fault!r}"
-    named = set(registry[fault]["controls"])
-    tier = tier or ("all" if named & (area_controls(area) - area_controls(area, disruptive=False)) else "full")
-    expected = named & area_controls(area, disruptive=tier == "all")
-    assert expected, f"fault {fault} names no control of area {area} ({registry[fault]['controls']})"
-    inject(lab, fault)
+    for fault in batch.faults:
+        assert fault in registry, f"the lab has no fault {fault!r}: add it to stackproof_lab/faults/catalogue.py"
+        assert batch.expected[fault], f"fault {fault} names no control of area {area} ({registry[fault]['controls']})"
+    expected = batch.controls()
+    injected = []
     try:
-        run = run_until(lab, area, reports, lambda r: r.red() == expected, limit, tier)
+        for fault in batch.faults:
+            inject(lab, fault)
+            injected.append(fault)
+        run = run_until(lab, area, reports, lambda r: r.red() == expected, limit, batch.tier)
         assert run.red() == expected, (
-            f"{fault}: expected exactly {sorted(expected)} red within {limit:g} s, got {run.not_passed()}\n"
+            f"{batch.id}: expected exactly {sorted(expected)} red within {limit:g} s, got {run.not_passed()}\n"
             f"{run.output[-4000:]}")
         others = {cid: o for cid, o in run.not_passed().items() if cid not in expected}
-        assert not others, f"{fault}: other controls did not pass: {others}"
-        for control_id in expected:
-            message = run.message(control_id)
-            texts = evidence.get(control_id, []) if isinstance(evidence, dict) else evidence
-            assert texts, f"{fault}: no evidence declared for {control_id}"
-            for text in texts:
-                assert text in message, f"{fault}: {control_id}'s failure does not name {text!r}:\n{message}"
+        assert not others, f"{batch.id}: other controls did not pass: {others}"
+        for fault in batch.faults:
+            for control_id in batch.expected[fault]:
+                message = run.message(control_id)
+                declared = evidence[fault]
+                texts = declared.get(control_id, []) if isinstance(declared, dict) else declared
+                assert texts, f"{fault}: no evidence declared for {control_id}"
+                for text in texts:
+                    assert text in message, f"{fault}: {control_id}'s failure does not name {text!r}:\n{message}"
     finally:
-        clear(lab, fault)
-    after = run_until(lab, area, reports, lambda r: not r.not_passed(), limit, tier)
-    assert after.not_passed() == {}, f"after clearing {fault}: {after.not_passed()}\n{after.output[-3000:]}"
+        for fault in reversed(injected):
+            clear(lab, fault)
+    after = run_until(lab, area, reports, lambda r: not r.not_passed(), limit, batch.tier)
+    assert after.not_passed() == {}, f"after clearing {batch.id}: {after.not_passed()}\n{after.output[-3000:]}"
 
 
 def assert_every_fault_has_proof(area: str, evidence: dict) -> None:
@@ -153,10 +206,11 @@ def assert_every_fault_has_proof(area: str, evidence: dict) -> None:
     assert not missing, f"lab faults naming {area} controls without a detection proof: {missing}"
 
 
-def assert_green_three_times(lab, area: str, reports: Path, tier: str = "full") -> None:
-    """A healthy lab runs every control of the area green at `tier`, three runs in a row."""
+def assert_green(lab, area: str, reports: Path, tier: str = "full", runs: int = 1) -> None:
+    """A healthy lab runs every control of the area green at `tier`, `runs` runs in a row (each batch proof
+    ends with one more green run)."""
     controls = area_controls(area, disruptive=tier == "all")
-    for attempt in range(3):
+    for attempt in range(runs):
         run = run_area(lab, area, reports, tier)
         assert run.exit_code == 0 and run.not_passed() == {}, (
             f"run {attempt + 1}: {run.not_passed()}\n{run.output[-3000:]}")

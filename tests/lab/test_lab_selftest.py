@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import re
+import subprocess
 import time
 import uuid
 
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.lab
 
 RUN = uuid.uuid4().hex[:8]
 KVM_HOSTS = {"kvm-1", "kvm-2"}
-RSS_BUDGET = 4 * 2**30
+RSS_BUDGET = int(4.5 * 2**30)
 TIMINGS: dict[str, float] = {}
 
 
@@ -32,21 +34,38 @@ def test_status_shows_every_service_healthy_within_rss_budget(lab) -> None:
     unhealthy = {row["service"]: row["health"] for row in status["services"] if row["health"] != "up"}
     assert not unhealthy, f"services not healthy: {unhealthy}"
     assert all(row["pid"] and row["rss"] > 0 for row in status["services"])
-    assert status["total_rss"] < RSS_BUDGET, f"total RSS {status['total_rss'] / 2**30:.2f} GB > 4 GB"
+    assert status["total_rss"] < RSS_BUDGET, f"total RSS {status['total_rss'] / 2**30:.2f} GB > 4.5 GB"
     assert {"vcenter", "nova-compute-vmware-1", "nova-compute-vmware-2"} <= {
         row["service"] for row in status["services"]
     }
 
 
-def test_target_description_points_at_real_files(lab) -> None:
+def _ssh(lab, host: str, command: str) -> str:
+    """Run a command on a lab host over real ssh, with the files the target names (no host key skipped)."""
+    target = yaml.safe_load(lab.target_yaml.read_text())
+    access = target["ssh"]
+    result = subprocess.run(["ssh", "-F", access["config"], "-i", access["identity_file"], "-o",
+                             f"UserKnownHostsFile={access['known_hosts']}", "-o", "StrictHostKeyChecking=yes",
+                             host, command], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"ssh {host} {command!r}: exit {result.returncode}: {result.stderr}"
+    return result.stdout
+
+
+def test_target_description_names_ssh_hosts_and_production_paths(lab) -> None:
     target = yaml.safe_load(lab.target_yaml.read_text())
     assert target["clouds_yaml"] == str(lab.clouds_yaml)
     assert set(yaml.safe_load(lab.clouds_yaml.read_text())["clouds"]) == {"sp-lab-admin", "sp-lab-member"}
+    assert target["hosts"]["compute-kvm"]["urls"] == ["ssh://kvm-1", "ssh://kvm-2"]
+    assert target["hosts"]["compute-vmware"]["urls"] == ["ssh://vmware-1", "ssh://vmware-2"]
+    assert target["hosts"]["compute-vmware"]["config"] == {"nova": "/etc/nova/nova.conf"}
     for role in target["hosts"].values():
+        assert all(url.startswith("ssh://") for url in role["urls"]), role
         for path in role["config"].values():
-            assert path.startswith(str(lab.state)), path
-            with open(path) as conf:
-                assert conf.read().startswith("# Written by"), path
+            assert path.startswith("/etc/"), path
+            for url in role["urls"]:
+                assert _ssh(lab, url.removeprefix("ssh://"), f"head -1 {path}").startswith("# Written by"), (url, path)
+    config = (lab.state / "ssh" / "config").read_text()
+    assert "StrictHostKeyChecking yes" in config and "StrictHostKeyChecking no" not in config
     # The vCenter password lives in secure.yaml (owner-only), the target file only refers to it.
     secure = lab.state / "secure.yaml"
     assert target["secure_yaml"] == str(secure) and secure.stat().st_mode & 0o077 == 0
@@ -55,6 +74,33 @@ def test_target_description_points_at_real_files(lab) -> None:
     ca_bundle = target["vcenters"]["vc1"]["ca_bundle"]
     with open(ca_bundle) as ca:
         assert ca.read().startswith("-----BEGIN CERTIFICATE-----"), ca_bundle
+
+
+def test_each_compute_is_a_host_of_its_own_with_its_own_nova_conf(lab) -> None:
+    target = yaml.safe_load(lab.target_yaml.read_text())
+    identities = {}
+    for role in ("compute-kvm", "compute-vmware"):
+        for url in target["hosts"][role]["urls"]:
+            host = url.removeprefix("ssh://")
+            conf = configparser.ConfigParser(interpolation=None, strict=False)
+            conf.read_string(_ssh(lab, host, "cat /etc/nova/nova.conf"))
+            identities[host] = conf.get("DEFAULT", "host")
+            assert _ssh(lab, host, "hostname").strip() == host
+            # Its own processes only (a PID namespace): its nova-compute, its sshd, nobody else's.
+            processes = _ssh(lab, host, "ps -eo args")
+            assert processes.count("nova-compute --config-file /etc/nova/nova.conf") == 1, processes
+            assert "nova-api" not in processes and "mariadbd" not in processes, processes
+    assert identities == {"kvm-1": "kvm-1", "kvm-2": "kvm-2", "vmware-1": "vmware-1", "vmware-2": "vmware-2"}
+
+
+def test_unknown_host_key_is_refused(lab, tmp_path) -> None:
+    target = yaml.safe_load(lab.target_yaml.read_text())
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    # A fresh connection (no multiplexed master of an earlier one), verified against an empty known_hosts.
+    result = subprocess.run(["ssh", "-F", target["ssh"]["config"], "-o", f"UserKnownHostsFile={empty}",
+                             "-o", "ControlPath=none", "kvm-1", "true"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 255 and "Host key verification failed" in result.stderr, result.stderr
 
 
 def test_every_service_answers_through_openstacksdk(lab) -> None:
@@ -77,26 +123,10 @@ def test_every_service_answers_through_openstacksdk(lab) -> None:
 
 
 @pytest.fixture(scope="module")
-def member(lab):
-    return lab.connect("sp-lab-member")
-
-
-@pytest.fixture(scope="module")
 def kvm_server(lab, member):
-    image = member.image.find_image("sp-qemu-qcow2", ignore_missing=False)
-    flavor = member.compute.find_flavor("sp.tiny", ignore_missing=False)
-    network = member.network.find_network("sp-net", ignore_missing=False)
-    began = time.monotonic()
-    server = member.compute.create_server(
-        name=f"sp-labtest-{RUN}", image_id=image.id, flavor_id=flavor.id, networks=[{"uuid": network.id}]
-    )
-    try:
-        server = member.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=1)
-        TIMINGS["server_active"] = time.monotonic() - began
+    with lab.server(member, f"sp-labtest-{RUN}", image="sp-qemu-qcow2") as server:
+        TIMINGS["server_active"] = server.boot_seconds
         yield server
-    finally:
-        member.compute.delete_server(server, ignore_missing=True)
-        member.compute.wait_for_delete(server, wait=60, interval=1)
 
 
 def test_qcow2_server_lands_on_the_kvm_aggregate(lab, kvm_server) -> None:
@@ -164,17 +194,9 @@ def test_boot_from_volume_on_kvm(lab, member) -> None:
 def test_vmdk_image_with_a_kvm_pinned_flavor_finds_no_valid_host(lab, member) -> None:
     # sp.tiny.kvm wants img_hv_type=qemu aggregates (AggregateInstanceExtraSpecsFilter), the image wants
     # vmware ones (AggregateImagePropertiesIsolation) and VMDK support (placement): no host has all three.
-    image = member.image.find_image("sp-vmware-sparse-vmdk", ignore_missing=False)
-    flavor = member.compute.find_flavor("sp.tiny.kvm", ignore_missing=False)
-    server = member.compute.create_server(
-        name=f"sp-labtest-vmdk-{RUN}", image_id=image.id, flavor_id=flavor.id, networks="none"
-    )
-    try:
-        server = member.compute.wait_for_server(server, status="ERROR", failures=[], wait=60, interval=1)
+    with lab.server(member, f"sp-labtest-vmdk-{RUN}", image="sp-vmware-sparse-vmdk", flavor="sp.tiny.kvm",
+                    network=None, status="ERROR", wait=60) as server:
         assert "No valid host" in (server.fault or {}).get("message", "")
-    finally:
-        member.compute.delete_server(server, ignore_missing=True)
-        member.compute.wait_for_delete(server, wait=60, interval=1)
 
 
 def test_fault_registry_lists_faults_with_control_ids(lab) -> None:

@@ -88,7 +88,7 @@ def vms_of(content: Any, server_id: str) -> list[Any]:
 
 def nova_cluster_of(lab, host: str) -> str:
     conf = configparser.ConfigParser(strict=False, interpolation=None)
-    conf.read(lab.state / "etc" / host / "nova" / "nova.conf")
+    conf.read(lab.state / "hosts" / host / "etc" / "nova" / "nova.conf")  # the host's /etc/nova/nova.conf
     return conf.get("vmware", "cluster_name")
 
 
@@ -157,26 +157,10 @@ def test_vcenter_reads_drs_fully_automated_shared_vmfs_and_vmotion(vsphere) -> N
 
 
 @pytest.fixture(scope="module")
-def member(lab):
-    return lab.connect("sp-lab-member")
-
-
-@pytest.fixture(scope="module")
 def vmware_server(lab, member):
-    image = member.image.find_image("sp-vmware-sparse-vmdk", ignore_missing=False)
-    flavor = member.compute.find_flavor("sp.tiny", ignore_missing=False)
-    network = member.network.find_network("sp-net", ignore_missing=False)
-    began = time.monotonic()
-    server = member.compute.create_server(
-        name=f"sp-labtest-vmw-{RUN}", image_id=image.id, flavor_id=flavor.id, networks=[{"uuid": network.id}]
-    )
-    try:
-        server = member.compute.wait_for_server(server, status="ACTIVE", wait=180, interval=1)
-        TIMINGS["vmdk_server_active"] = time.monotonic() - began
+    with lab.server(member, f"sp-labtest-vmw-{RUN}", image="sp-vmware-sparse-vmdk", wait=180) as server:
+        TIMINGS["vmdk_server_active"] = server.boot_seconds
         yield server
-    finally:
-        member.compute.delete_server(server, ignore_missing=True)
-        member.compute.wait_for_delete(server, wait=120, interval=1)
 
 
 def test_vmdk_server_is_a_powered_on_vm_in_the_cluster_of_its_compute(lab, vsphere, vmware_server) -> None:

@@ -1,10 +1,11 @@
-"""A Cinder volume driver that keeps volumes as sparse raw files in a directory.
+"""A Cinder volume driver for the storage host's NFS export: volumes are sparse raw files in the exported
+directory, as cinder's NFS driver keeps them on its share.
 
-The lab has no kernel iSCSI target, no LVM and no NFS server. This driver stores each volume as a
-file (as Cinder's NFS driver does on its mounted share) and hands out NFS connection info, the
-protocol a KVM host attaches, so the attach/detach flows run through cinder-api, cinder-volume and
-nova-compute exactly as on a real cloud. Image-to-volume (boot from volume) converts the image to raw
-with qemu-img, like the NFS driver.
+The storage host runs the NFS server itself (nfs-ganesha, on the storage network), so the driver works on
+the directory locally and hands out NFS connection info (the export and the file name); a KVM compute
+reaches the file over NFS through its data NIC (the lab's connector in nova_virt/lab_kvm.py). Cinder's own
+NFS driver would mount the share with the kernel's NFS client, which this kernel lacks. Image-to-volume
+(boot from volume) converts the image to raw with qemu-img, like the NFS driver.
 """
 
 import contextlib
@@ -29,7 +30,7 @@ lab_volume_opts = [
     cfg.StrOpt(
         "lab_export",
         default="127.0.0.1:/srv/lab-volumes",
-        help="NFS export reported in connection info (what a KVM host would mount).",
+        help="NFS export of lab_volumes_dir reported in connection info (what a KVM host mounts).",
     ),
     cfg.IntOpt("lab_capacity_gb", default=1000, help="Capacity reported to the scheduler."),
 ]
@@ -39,8 +40,8 @@ CONF.register_opts(lab_volume_opts, group="backend_defaults")
 
 
 @interface.volumedriver
-class LabFileVolumeDriver(driver.VolumeDriver):
-    """Volumes as files; connection info of an NFS share."""
+class LabNfsVolumeDriver(driver.VolumeDriver):
+    """Volumes as files of the NFS export; connection info of that NFS share."""
 
     VERSION = "1.0.0"
     # Not a vendor driver: keeps cinder's "unsupported driver" check quiet about a missing CI.
@@ -129,7 +130,7 @@ class LabFileVolumeDriver(driver.VolumeDriver):
 
     # --- exports and connections -----------------------------------------------------------------
     def ensure_export(self, context, volume):
-        pass  # the notional NFS share always exports the directory
+        pass  # the NFS server exports the whole directory
 
     def create_export(self, context, volume, connector):
         pass

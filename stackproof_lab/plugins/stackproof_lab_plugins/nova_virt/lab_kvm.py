@@ -9,12 +9,12 @@ records in memory.
 Loaded by nova as ``compute_driver = lab_kvm.LabKVMDriver`` (see compute_launcher.py).
 """
 
-import os
-
 from nova import conf as nova_conf
-from nova import exception, utils
+from nova import exception
 from nova.objects import fields as obj_fields
-from nova.virt import fake
+from nova.virt import driver, fake
+
+from stackproof_lab_plugins import nfs_connector
 
 CONF = nova_conf.CONF
 
@@ -92,8 +92,7 @@ class LabKVMDriver(fake.FakeDriverWithoutFakeNodes):
         driver_type = connection_info.get("driver_volume_type")
         if driver_type not in _LIBVIRT_VOLUME_TYPES:
             raise exception.VolumeDriverNotFound(driver_type=driver_type)
-        if driver_type == "nfs":
-            connection_info["data"]["device_path"] = self._mount_nfs(connection_info["data"])
+        self._connect(connection_info)
         return super().attach_volume(
             context,
             connection_info,
@@ -104,18 +103,47 @@ class LabKVMDriver(fake.FakeDriverWithoutFakeNodes):
             encryption=encryption,
         )
 
+    def detach_volume(self, context, connection_info, instance, mountpoint, encryption=None):
+        super().detach_volume(context, connection_info, instance, mountpoint, encryption=encryption)
+        self._disconnect(connection_info)
+
+    def spawn(self, context, instance, image_meta, injected_files, admin_password, allocations,
+              network_info=None, block_device_info=None, power_on=True, accel_info=None):
+        # As libvirt: the guest's volumes (a boot volume included) are connected before it starts.
+        for bdm in driver.block_device_info_get_mapping(block_device_info):
+            self._connect(bdm["connection_info"])
+        return super().spawn(context, instance, image_meta, injected_files, admin_password, allocations,
+                             network_info=network_info, block_device_info=block_device_info, power_on=power_on,
+                             accel_info=accel_info)
+
+    def destroy(self, context, instance, network_info, block_device_info=None, destroy_disks=True,
+                destroy_secrets=True):
+        super().destroy(context, instance, network_info, block_device_info=block_device_info,
+                        destroy_disks=destroy_disks, destroy_secrets=destroy_secrets)
+        for bdm in driver.block_device_info_get_mapping(block_device_info):
+            self._disconnect(bdm["connection_info"])
+
     @staticmethod
-    def _mount_nfs(data):
-        """As libvirt's NFS volume driver (nova/virt/libvirt/volume/fs.py): the share is mounted at
-        [libvirt] nfs_mount_point_base/<md5 of the export> and the volume is a file on it, so that whoever
-        looks on the host finds it where a libvirt host has it. The lab's shares are directories on this
-        machine: a symlink stands in for the mount."""
-        directory = data["export"].partition(":")[2]
-        mount = os.path.join(CONF.libvirt.nfs_mount_point_base, utils.get_hash_str(data["export"]))
-        if not os.path.lexists(mount):
-            os.makedirs(os.path.dirname(mount), exist_ok=True)
-            os.symlink(directory, mount)
-        return os.path.join(mount, data["name"])
+    def _connect(connection_info):
+        """An NFS volume is connected where libvirt's NFS volume driver puts it, over the data network
+        (nfs_connector.py); its path goes into the connection info as device_path, as os-brick's does."""
+        if connection_info.get("driver_volume_type") != "nfs":
+            return
+        data = connection_info["data"]
+        try:
+            data["device_path"] = nfs_connector.connect(
+                data["export"], data["name"], base=CONF.libvirt.nfs_mount_point_base, state_dir=CONF.state_path,
+                mount_options=CONF.libvirt.nfs_mount_options)
+        except nfs_connector.ConnectError as exc:
+            raise exception.VolumeAttachFailed(volume_id=data["name"], reason=str(exc)) from None
+
+    @staticmethod
+    def _disconnect(connection_info):
+        if connection_info.get("driver_volume_type") != "nfs":
+            return
+        data = connection_info["data"]
+        nfs_connector.disconnect(data["export"], data["name"], base=CONF.libvirt.nfs_mount_point_base,
+                                 state_dir=CONF.state_path)
 
     def get_volume_connector(self, instance):
         # What os-brick reports on a libvirt host; cinder records "host" as the attachment's host_name.
@@ -129,5 +157,5 @@ class LabKVMDriver(fake.FakeDriverWithoutFakeNodes):
         }
 
     def get_host_ip_addr(self):
-        # The fake driver answers a made-up address; a lab host is its own my_ip (loopback).
+        # The fake driver answers a made-up address; a lab host is its own my_ip (its management address).
         return CONF.my_ip

@@ -16,7 +16,7 @@ Output: a table on stdout and, under --out, results.json, table.md and transfer.
 read at a glance). A benchmark, not a test: it asserts nothing and never runs in CI. Everything it creates goes
 through the engine's ledger under its own run prefix and is deleted at the end, also on Ctrl-C.
 
-    python bench/vmdk_transfer.py [--target stackproof.yaml] [--sizes 64,256,1024] [--recipes ...] [--repeat N]
+    python benchmarks/vmdk_transfer.py [--target stackproof.yaml] [--sizes 64,256,1024] [--recipes ...] [--repeat N]
                                   [--out DIR]
 """
 
@@ -324,7 +324,7 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/vmdk_transfer.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="benchmarks/vmdk_transfer.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", help="target description (default: $STACKPROOF_TARGET, then the lab's)")
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                         type=lambda s: [_positive(x) for x in s.split(",") if x],

@@ -1,0 +1,59 @@
+"""Which checks a session runs: its shard of the controls, and never a disruptive check beside others.
+
+``--shard K/N`` runs shard K of N of the controls (stackproof/shards.py says how they are dealt); what is
+not in the shard is deselected (and counted as outside this run's selection).
+
+Disruptive checks kill services other checks rely on, so they never run under xdist, where other checks
+run at the same time on the other workers: there they are skipped with the reason. `stackproof run` runs
+them as a second phase in one process (-n 0) after the parallel phase.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from stackproof import secrets, shards
+from stackproof.errors import StackproofError
+from stackproof.plugin.checks import collected_controls
+from stackproof.plugin.run import run_state
+
+XDIST_REASON = ("disruptive check: not run under xdist (-n), where other checks run beside it; run it in a "
+                "session of its own with -n 0 (stackproof run does so, as its second phase)")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("stackproof").addoption(
+        "--shard", dest="sp_shard", default=None, metavar="K/N",
+        help="run only shard K of N of the controls (disruptive controls all in shard 1); merge the shards' "
+             "report directories with `stackproof merge`")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]):
+    # A wrapper: runs after every other implementation, the control validation (trylast) included.
+    result = yield
+    state = run_state(config)
+    if state is None:
+        return result
+    controls = collected_controls(config)
+    shard = config.getoption("sp_shard")
+    if shard:
+        try:
+            k, n = shards.parse(shard)
+        except StackproofError as exc:
+            raise pytest.UsageError(secrets.redact(str(exc))) from None
+        ordered = sorted({c.id for c in controls.values() if c.tier != "disruptive"})
+        keep, drop = [], []
+        for item in items:
+            control = controls.get(item.nodeid)
+            inside = control is None or shards.shard_of(control.id, control.tier, ordered, n) == k
+            (keep if inside else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+    if hasattr(config, "workerinput") and state.disruptive_allowed:
+        for item in items:
+            control = controls.get(item.nodeid)
+            if control is not None and control.tier == "disruptive":
+                item.add_marker(pytest.mark.skip(reason=XDIST_REASON))
+    return result
