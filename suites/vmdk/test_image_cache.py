@@ -25,6 +25,9 @@ FLAT = frozenset({"preallocated", "thin"})
 # interval is this short or shorter, the check waits for two passes before the second boot, so a cache that keeps
 # nothing is seen, not raced.
 SHORT_MANAGER_INTERVAL = 15
+# A pass starts late on a busy compute (a periodic task waits for its green thread): measured 4 s were not enough
+# for a 1 s interval on a loaded 2-core machine. Bounded; on a cache that keeps the image it is waited in full.
+AGING_SLACK = 30
 RECIPES = ("sparse", "streamOptimized", "preallocated", "thin")
 
 
@@ -39,11 +42,11 @@ def wait_for_aging(si, browser, ds_name: str, folder: str, image_id: str, conf) 
     if interval <= 0 or interval > SHORT_MANAGER_INTERVAL:
         return f"no wait: [image_cache] manager_interval={interval}"
     began = time.monotonic()
-    while time.monotonic() - began < 2 * interval + 2:
+    while time.monotonic() - began < 2 * interval + AGING_SLACK:
         if cached_image(si, browser, ds_name, folder, image_id).disk is None:
             return f"cached disk removed {time.monotonic() - began:.1f} s after its last server was deleted"
         time.sleep(0.5)
-    return f"cached disk kept through two image cache passes ({interval} s)"
+    return f"cached disk kept {2 * interval + AGING_SLACK} s, through two image cache passes ({interval} s)"
 
 
 @pytest.mark.control(
