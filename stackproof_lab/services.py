@@ -235,8 +235,10 @@ SERVICES: list[Service] = [
     Service(
         "glance-api", CONTROLLER, "glance",
         # glanceclient (cinder's upload-to-image) sends 1 MiB chunks; uWSGI refuses chunks past its 1 MB
-        # default chunked-input-limit with "unable to receive chunked part".
-        _uwsgi("glance.wsgi.api:application", "glance-api", extra=("--chunked-input-limit", str(16 * 2**20))),
+        # default chunked-input-limit with "unable to receive chunked part". glance's own application,
+        # with the session options its trusts need registered (plugins/.../glance_api.py).
+        _uwsgi("stackproof_lab_plugins.glance_api:application", "glance-api",
+               extra=("--chunked-input-limit", str(16 * 2**20))),
         "http", port="glance-api", env=_dir_env("OS_GLANCE_CONFIG_DIR", "/etc/glance"), after=("glance-schema",),
     ),
     Service("placement-api", CONTROLLER, "placement", _uwsgi("placement.wsgi.api:application", "placement-api"),

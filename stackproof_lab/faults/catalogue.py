@@ -199,8 +199,9 @@ FAULTS: list[Fault] = [
         # hypervisor without a placement provider (its name is vmware-1's, so placement refuses it).
         # The twin is a nova-compute on a host the target's inventory does not describe: every check that takes
         # its computes from the cloud says so (FO-3, FO-4, BLK-3 and VMDK-8 read their nova.conf, BLK-5 their
-        # data NIC).
-        ("SP-BLK-003", "SP-BLK-005", "SP-FO-002", "SP-FO-003", "SP-FO-004", "SP-FO-005", "SP-VMDK-008"),
+        # data NIC). BLK-10: the twin is in no aggregate, so in nova's default zone, which no cinder zone serves.
+        ("SP-BLK-003", "SP-BLK-005", "SP-BLK-010", "SP-FO-002", "SP-FO-003", "SP-FO-004", "SP-FO-005",
+         "SP-VMDK-008"),
         TwinCompute(f"nova-compute-{TWIN_COMPUTE}", TWIN_COMPUTE),
     ),
     Fault(
