@@ -45,9 +45,9 @@ def test_every_lab_fault_for_this_area_has_its_proof() -> None:
 
 
 def test_healthy_lab_runs_the_area_green(lab, tmp_path: Path) -> None:
-    # The readonly checks only: the workload batch below runs every workload check of the area twice, with the
-    # faults (each control outside the batch must pass) and after clearing them (all must pass); a third full
-    # run here would add minutes of image transfers and prove nothing those two do not.
+    # The readonly checks only: the workload batch below runs every workload check of the area with its faults
+    # (each control outside the batch must pass) and its own controls again once they are cleared; a full run
+    # here would add minutes of image transfers and prove nothing those do not.
     assert_green(lab, AREA, tmp_path, tier="smoke")
 
 
