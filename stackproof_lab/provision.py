@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from stackproof_lab import passwords, topology
+from stackproof_lab import passwords, topology, vmdk_images
 from stackproof_lab.configs.openstack import REGION
 from stackproof_lab.errors import LabError
 from stackproof_lab.layout import Layout
@@ -23,8 +23,8 @@ from stackproof_lab.waiting import wait_for
 
 # The provisioning stamp (data/bootstrap/<STAMP>.done). Provisioning is idempotent: a new name makes an
 # existing lab provision again and gain what a later lab version added (here: NSX overlay networks, a security
-# group and a standing port).
-STAMP = "provisioned-nsx"
+# group and a standing port; the VMDK images of vmdk_images.py).
+STAMP = "provisioned-nsx-vmdk"
 MEMBER_PROJECT = "sp-member"
 MEMBER_USER = "sp-member"
 KVM_AGGREGATE = "kvm"
@@ -111,6 +111,7 @@ IMAGES = [
         },
     },
 ]
+IMAGES += vmdk_images.IMAGES  # vmdk (issue 15): one image per VMDK transfer format, built by their `build`
 IMAGE_VIRTUAL_SIZE = "64M"  # below every flavor's disk so nova accepts the image
 QUOTAS = {
     "compute": {"instances": 100, "cores": 200, "ram": 102400, "server_groups": 50},
@@ -467,13 +468,16 @@ def _ensure_image(layout: Layout, cloud: Cloud, spec: dict[str, Any]) -> None:
     path = layout.images / f"{spec['name']}.{spec['disk_format']}"
     path.unlink(missing_ok=True)
     try:
-        subprocess.run(
-            ["qemu-img", "create", "-q", *spec["qemu_img"], str(path), IMAGE_VIRTUAL_SIZE],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        if "build" in spec:  # vmdk (issue 15): an image with data, built by its own function
+            spec["build"](path)
+        else:
+            subprocess.run(
+                ["qemu-img", "create", "-q", *spec["qemu_img"], str(path), IMAGE_VIRTUAL_SIZE],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
     except subprocess.CalledProcessError as exc:
         raise LabError(f"qemu-img could not build {path.name}: {exc.stderr.strip()}") from None
     image = cloud.call(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from stackproof_lab import topology
 from stackproof_lab.configs.ini import Sections
-from stackproof_lab.configs.nova import DATASTORE_REGEX
 from stackproof_lab.configs.openstack import (
     REPORT_INTERVAL,
     SERVICE_DOWN_TIME,
@@ -26,6 +25,10 @@ RESOURCE_FILTERS = "/etc/cinder/resource_filters.json"
 # The KVM backend's volumes: files in a directory of the storage host that its NFS server exports on the
 # storage network (nfs-ganesha, configs/ganesha.py); cinder's NFS driver keeps volumes the same way.
 KVM_VOLUMES = f"/srv/cinder/{topology.CINDER_BACKEND}"
+# The VMDK backend keeps to each cluster's own datastore (sp-vmfs-<n>). Its driver prefers the datastore
+# mounted on the most hosts, which would be sp-vmfs-shared (nova's image cache of both VMware computes) and
+# would change where every volume lives.
+DATASTORE_REGEX = "^sp-vmfs-[0-9]+$"
 
 
 def export() -> str:

@@ -34,8 +34,14 @@ KVM_DRIVER = "lab_kvm.LabKVMDriver"  # nova.virt.lab_kvm (plugins/stackproof_lab
 # cluster's capacity; a lost vCenter disables its service with 'set by vmwareapi host_state') only in
 # this periodic task: the lab shows them within seconds.
 UPDATE_RESOURCES_INTERVAL = 10
-# The lab vCenter's datastores are sp-vmfs-1 (cluster 1) and sp-vmfs-2 (cluster 2): see vcenter/README.md.
+# The lab vCenter's datastores are sp-vmfs-1 (cluster 1), sp-vmfs-2 (cluster 2) and sp-vmfs-shared (mounted on
+# every host of both clusters, so both VMware computes can cache images there): see vcenter/README.md.
 DATASTORE_REGEX = "^sp-vmfs-"
+# nova keeps an unused cached image a day (86400 s) and looks every 40 minutes. Each vmdk run caches a few
+# hundred megabytes of images it then deletes from Glance; the lab lets them go after 10 minutes, checked
+# every 5, so that runs do not fill the machine's disk. A second boot within minutes (SP-VMDK-004) still finds
+# the image cached.
+IMAGE_CACHE = {"manager_interval": 300, "remove_unused_original_minimum_age_seconds": 600}
 # Where a compute keeps its state, as distributions set it; nova's NFS shares mount under <state>/mnt.
 STATE_PATH = "/var/lib/nova"
 # A compute's NFS mounts are soft, as the lab's volume connector honours them: an unreachable storage
@@ -115,6 +121,7 @@ def compute(layout: Layout, password: dict[str, str], name: str, *, on: str | No
         # ("'returnval' object has no attribute 'objects'", a cluster of 0 VCPUs) and the instance went to
         # ERROR. Green threads switch only on I/O, as nova always ran.
         sections["DEFAULT"]["concurrency_backend"] = "eventlet"
+        sections["image_cache"] = dict(IMAGE_CACHE)
         # nova's own VMware driver: the compute talks to vCenter, which places the VM by DRS.
         sections["vmware"] = {
             "host_ip": layout.controller,

@@ -49,6 +49,8 @@ _DATASTORE_1 = "sp-vmfs-1"  # the lab vCenter's shared VMFS datastore of sp-clus
 # A trait every VMware provider already carries, so isolating by it needs no provider change.
 _VMWARE_TRAIT = "trait:COMPUTE_IMAGE_TYPE_VMDK"
 _SG_RULE_FAULT = "nsx-policy-rule-missing"  # also the name of the file its removed rule is kept in
+# The lab vCenter's own advanced setting (vcenter/nfc.go): how ExportVm hands out a snapshot's disk.
+_EXPORT_FORMAT = "config.stackproof.lab.exportDiskFormat"
 
 FAULTS: list[Fault] = [
     Fault(
@@ -205,10 +207,11 @@ FAULTS: list[Fault] = [
         # FO-5 finds the hypervisor name twice and the cluster fronted by two services; FO-2 finds the twin's
         # hypervisor without a placement provider (its name is vmware-1's, so placement refuses it).
         # The twin is a nova-compute on a host the target's inventory does not describe: every check that takes
-        # its computes from the cloud says so (FO-3, FO-4, BLK-3 and NSX-3 read their nova.conf, BLK-5 their data
-        # NIC). BLK-10: the twin is in no aggregate, so in nova's default zone, which no cinder zone serves.
+        # its computes from the cloud says so (FO-3, FO-4, BLK-3, NSX-3 and VMDK-8 read their nova.conf, BLK-5
+        # their data NIC). BLK-10: the twin is in no aggregate, so in nova's default zone, which no cinder zone
+        # serves.
         ("SP-BLK-003", "SP-BLK-005", "SP-BLK-010", "SP-FO-002", "SP-FO-003", "SP-FO-004", "SP-FO-005",
-         "SP-NSX-003"),
+         "SP-NSX-003", "SP-VMDK-008"),
         TwinCompute(f"nova-compute-{TWIN_COMPUTE}", TWIN_COMPUTE),
     ),
     Fault(
@@ -354,6 +357,62 @@ FAULTS: list[Fault] = [
         "still has the rule): NSX does not enforce what the group allows",
         ("SP-NSX-009",),
         PolicyRuleRemoved(_SG_RULE_FAULT, provision.SECURITY_GROUP, "tcp", 22),
+    ),
+    Fault(
+        "vmware-computes-disagree-on-linked-clone",
+        "vmware-2 sets [vmware] use_linked_clone=false while vmware-1 keeps the default (true): the two computes "
+        "share datastore sp-vmfs-shared and its image cache, one cloning linked children off cached images the "
+        "other treats as copies to age away",
+        ("SP-VMDK-008",),
+        ConfigOption("nova-vmware-2", "vmware", "use_linked_clone", False, restart=("nova-compute-vmware-2",)),
+    ),
+    Fault(
+        "vmware-computes-disagree-on-cache-prefix",
+        "vmware-2 sets [vmware] cache_prefix=vmware-2- while vmware-1 has none: on the datastore they share each "
+        "keeps its own image cache folder, so an image moves from Glance twice",
+        ("SP-VMDK-008",),
+        ConfigOption("nova-vmware-2", "vmware", "cache_prefix", "vmware-2-", restart=("nova-compute-vmware-2",)),
+    ),
+    Fault(
+        "vmdk-image-unknown-adapter",
+        "the lab's streamOptimized image says vmware_adaptertype=virtio-scsi, a SCSI model nova accepts but its "
+        "VMware driver does not know: the root disk silently gets the default LSI Logic controller",
+        # AGG-4 reads the value; VMDK-6 boots it and finds another controller.
+        ("SP-AGG-004", "SP-VMDK-006"),
+        ImageProperty("sp-vmware-stream-vmdk", "vmware_adaptertype", "virtio-scsi", provisioned="lsiLogic"),
+    ),
+    Fault(
+        "vmdk-image-cache-ages-at-once",
+        "vmware-1 runs nova's image cache manager every second and removes a cached image as soon as no server "
+        "uses it ([image_cache] manager_interval=1, remove_unused_original_minimum_age_seconds=0): its cache keeps "
+        "nothing, every boot there after the last server went copies the image from Glance again",
+        # VMDK-4 boots each format twice on each compute in turn; VMDK-8 sees vmware-1's aging differ from
+        # vmware-2's on the datastore they share.
+        ("SP-VMDK-004", "SP-VMDK-008"),
+        ConfigOption("nova-vmware-1", "image_cache", "manager_interval", 1,
+                     also=(("remove_unused_original_minimum_age_seconds", 0),)),
+    ),
+    Fault(
+        "vcenter-exports-flat-disks",
+        f"the lab vCenter's ExportVm hands out a disk's raw flat extent instead of a streamOptimized VMDK (advanced "
+        f"setting {_EXPORT_FORMAT}=flat, through OptionManager.UpdateOptions): nova uploads a snapshot's bytes as "
+        "they come, labelled streamOptimized",
+        ("SP-VMDK-007",),
+        VSphereChange(("option", _EXPORT_FORMAT, "flat"), ("option", _EXPORT_FORMAT, "streamOptimized")),
+    ),
+    Fault(
+        "glance-format-check-on",
+        "glance's [image_format] require_image_format_match is on while Glance holds a flat VMDK image "
+        "(sp-vmware-flat-vmdk): such an image could not be uploaded again, and no new one can be",
+        ("SP-VMDK-001",),
+        ConfigOption("glance", "image_format", "require_image_format_match", True, restart=("glance-api",)),
+    ),
+    Fault(
+        "vmdk-flat-image-labelled-thin",
+        "the lab's flat VMDK image says vmware_disktype=thin: a thin disk exported from VMFS, which moves its full "
+        "64 MiB extent to every datastore like a preallocated one",
+        ("SP-VMDK-002",),
+        ImageProperty("sp-vmware-flat-vmdk", "vmware_disktype", "thin", provisioned="preallocated"),
     ),
 ]
 BY_NAME = {fault.name: fault for fault in FAULTS}

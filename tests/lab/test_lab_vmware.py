@@ -138,12 +138,15 @@ def test_vcenter_reads_drs_fully_automated_shared_vmfs_and_vmotion(vsphere) -> N
         assert drs.enabled and drs.defaultVmBehavior == "fullyAutomated", (props["name"], drs)
         members = set(props["host"])
         assert len(members) == 3
-        own = [datastores[ds] for ds in props["datastore"] if datastores[ds]["name"].startswith("sp-vmfs-")]
-        assert len(own) == 1, props["name"]
-        summary = own[0]["summary"]
-        assert summary.type == "VMFS" and summary.multipleHostAccess and summary.accessible
-        rw = {m.key for m in own[0]["host"] if m.mountInfo.mounted and m.mountInfo.accessMode == "readWrite"}
-        assert members <= rw, f"{summary.name} not mounted read-write on every host of {props['name']}"
+        # Its own datastore (sp-vmfs-<n>) and the one both clusters share (sp-vmfs-shared).
+        own = {datastores[ds]["name"]: datastores[ds] for ds in props["datastore"]
+               if datastores[ds]["name"].startswith("sp-vmfs-")}
+        assert len(own) == 2 and "sp-vmfs-shared" in own, (props["name"], sorted(own))
+        for store in own.values():
+            summary = store["summary"]
+            assert summary.type == "VMFS" and summary.multipleHostAccess and summary.accessible
+            rw = {m.key for m in store["host"] if m.mountInfo.mounted and m.mountInfo.accessMode == "readWrite"}
+            assert members <= rw, f"{summary.name} not mounted read-write on every host of {props['name']}"
         for host in members:
             assert hosts[host]["summary.config.vmotionEnabled"] is True
             assert hosts[host]["config.vmotion"].netConfig.selectedVnic, hosts[host]["name"]
