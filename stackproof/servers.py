@@ -112,10 +112,12 @@ def hypervisor_tag(image: Any) -> str | None:
     return value if value is not None else (image.properties or {}).get("hypervisor_type")
 
 
-def image_for(cloud: Any, disk_format: str, hypervisor_type: str, run_prefix: str) -> Any:
+def image_for(cloud: Any, disk_format: str, hypervisor_type: str, run_prefix: str, *,
+              untagged_first: bool = False) -> Any:
     """The cloud's active `disk_format` image a user would boot on `hypervisor_type`: one tagged for it first,
-    then an untagged one, then any other; smallest first. The run's own images (other checks' fixtures,
-    deleted at any moment) are left out."""
+    then an untagged one, then any other; smallest first. With `untagged_first`, an untagged image comes
+    before a tagged one: the image that only the scheduler's other layers keep in place, for a check that
+    asks whether they do. The run's own images (other checks' fixtures, deleted at any moment) are left out."""
     wanted = IMAGE_HV_TYPES_FOR.get(hypervisor_type, frozenset())
     candidates = [image for image in cloud.image.images(status="active")
                   if image.disk_format == disk_format and not (image.name or "").startswith(run_prefix)]
@@ -124,7 +126,9 @@ def image_for(cloud: Any, disk_format: str, hypervisor_type: str, run_prefix: st
 
     def rank(image: Any) -> tuple:
         tag = hypervisor_tag(image)
-        return (0 if tag in wanted else 1 if tag is None else 2, image.size or 0, image.name or "", image.id)
+        order = (1 if tag in wanted else 0 if tag is None else 2) if untagged_first else (
+            0 if tag in wanted else 1 if tag is None else 2)
+        return (order, image.size or 0, image.name or "", image.id)
 
     return min(candidates, key=rank)
 
