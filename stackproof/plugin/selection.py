@@ -50,14 +50,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         except StackproofError as exc:
             raise pytest.UsageError(secrets.redact(str(exc))) from None
         ordered = sorted({c.id for c in controls.values() if c.tier != "disruptive"})
-        keep, drop = [], []
-        for item in items:
-            control = controls.get(item.nodeid)
-            inside = control is None or shards.shard_of(control.id, control.tier, ordered, n) == k
-            (keep if inside else drop).append(item)
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
+        _keep_only(config, items, lambda control: control is None
+                   or shards.shard_of(control.id, control.tier, ordered, n) == k, controls)
     if hasattr(config, "workerinput") and state.disruptive_allowed:
         for item in items:
             control = controls.get(item.nodeid)
@@ -83,10 +77,14 @@ def _keep_asked_controls(config: pytest.Config, items: list[pytest.Item], contro
         raise pytest.UsageError(f"--control {', '.join(missing)}: no check of the selected tier and area has "
                                 f"{'this ID' if len(missing) == 1 else 'these IDs'} (`stackproof controls` lists "
                                 "them)")
+    _keep_only(config, items, lambda control: control is not None and control.id in asked, controls)
+
+
+def _keep_only(config: pytest.Config, items: list[pytest.Item], keeps, controls: dict) -> None:
+    """Deselect (and report as deselected) the items whose control `keeps` refuses; None for a non-check."""
     keep, drop = [], []
     for item in items:
-        control = controls.get(item.nodeid)
-        (keep if control is not None and control.id in asked else drop).append(item)
+        (keep if keeps(controls.get(item.nodeid)) else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
