@@ -126,9 +126,9 @@ def image_for(cloud: Any, disk_format: str, hypervisor_type: str, run_prefix: st
 
     def rank(image: Any) -> tuple:
         tag = hypervisor_tag(image)
-        order = (1 if tag in wanted else 0 if tag is None else 2) if untagged_first else (
-            0 if tag in wanted else 1 if tag is None else 2)
-        return (order, image.size or 0, image.name or "", image.id)
+        kind = "tagged" if tag in wanted else "untagged" if tag is None else "other"
+        order = ("untagged", "tagged", "other") if untagged_first else ("tagged", "untagged", "other")
+        return (order.index(kind), image.size or 0, image.name or "", image.id)
 
     return min(candidates, key=rank)
 
