@@ -140,6 +140,8 @@ def _phases(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
 
 def _phase_args(args: argparse.Namespace, phase: argparse.Namespace, name: str | None) -> list[str]:
     extra = ["--tier-label", args.tier, "--run-id", phase.run_id]
+    for control_id in getattr(args, "control", []):
+        extra += ["--control", control_id]
     for option, value in (("--shard", args.shard), ("--waivers", args.waivers), ("--reports-dir", args.reports_dir),
                           ("--fault-catalogue", args.fault_catalogue), ("--phase", name)):
         if value:
@@ -318,6 +320,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def _add_report_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--control", action="append", default=[], metavar="ID",
+                     help="only this control (repeatable; e.g. to re-run what went red)")
     run.add_argument("--shard", default=None, metavar="K/N",
                      help="run shard K of N of the controls (disruptive ones all in shard 1); see merge")
     run.add_argument("--waivers", default=None, metavar="FILE",
@@ -397,6 +401,7 @@ def parser() -> argparse.ArgumentParser:
         epilog=_examples("stackproof run                                   # smoke, against the lab",
                          "stackproof run --tier full --area block_storage --target prod-east.yaml",
                          "stackproof run --tier disruptive --allow-disruptive prod-east --target prod-east.yaml",
+                         "stackproof run --tier full --control SP-BLK-006  # one control again",
                          "stackproof run -- -k AGG -x                      # pytest arguments after --"))
     run.add_argument("--tier", choices=list(TIERS), default="smoke", help="which checks, and the run's ceiling "
                      "(default: smoke)")

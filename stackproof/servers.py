@@ -32,13 +32,15 @@ FAULT_GRACE = 10.0
 
 
 def boot(resources: Any, *, hint: str, flavor: Any, image: Any | None = None, host: str | None = None,
-         block_device_mapping: list[dict[str, Any]] | None = None) -> Any:
-    """Send a boot without networks (what is checked does not depend on them). `host` asks for one host
-    through microversion 2.74's `host`, which still runs every scheduler filter, unlike the old az:host form;
-    `block_device_mapping` boots from a volume instead of `image`.
+         block_device_mapping: list[dict[str, Any]] | None = None, networks: list[dict[str, Any]] | None = None,
+         **extra: Any) -> Any:
+    """Send a boot, without networks unless `networks` names them (most checks do not depend on them). `host`
+    asks for one host through microversion 2.74's `host`, which still runs every scheduler filter, unlike the old
+    az:host form; `block_device_mapping` boots from a volume instead of `image`; `extra` goes into the request as
+    it is (security_groups, key_name).
 
     A refusal at the API (e.g. image metadata nova cannot parse) is a finding, not a crash of the check."""
-    attrs: dict[str, Any] = {"flavor_id": flavor.id, "networks": "none"}
+    attrs: dict[str, Any] = {"flavor_id": flavor.id, "networks": networks or "none", **extra}
     if image is not None:
         attrs["image_id"] = image.id
     if block_device_mapping is not None:
@@ -110,10 +112,12 @@ def hypervisor_tag(image: Any) -> str | None:
     return value if value is not None else (image.properties or {}).get("hypervisor_type")
 
 
-def image_for(cloud: Any, disk_format: str, hypervisor_type: str, run_prefix: str) -> Any:
+def image_for(cloud: Any, disk_format: str, hypervisor_type: str, run_prefix: str, *,
+              untagged_first: bool = False) -> Any:
     """The cloud's active `disk_format` image a user would boot on `hypervisor_type`: one tagged for it first,
-    then an untagged one, then any other; smallest first. The run's own images (other checks' fixtures,
-    deleted at any moment) are left out."""
+    then an untagged one, then any other; smallest first. With `untagged_first`, an untagged image comes
+    before a tagged one: the image that only the scheduler's other layers keep in place, for a check that
+    asks whether they do. The run's own images (other checks' fixtures, deleted at any moment) are left out."""
     wanted = IMAGE_HV_TYPES_FOR.get(hypervisor_type, frozenset())
     candidates = [image for image in cloud.image.images(status="active")
                   if image.disk_format == disk_format and not (image.name or "").startswith(run_prefix)]
@@ -122,7 +126,9 @@ def image_for(cloud: Any, disk_format: str, hypervisor_type: str, run_prefix: st
 
     def rank(image: Any) -> tuple:
         tag = hypervisor_tag(image)
-        return (0 if tag in wanted else 1 if tag is None else 2, image.size or 0, image.name or "", image.id)
+        kind = "tagged" if tag in wanted else "untagged" if tag is None else "other"
+        order = ("untagged", "tagged", "other") if untagged_first else ("tagged", "untagged", "other")
+        return (order.index(kind), image.size or 0, image.name or "", image.id)
 
     return min(candidates, key=rank)
 
@@ -160,11 +166,12 @@ def usable_hosts(cloud: Any, names: list[str], hypervisor_type: str,
 
 
 def running_on(cloud: Any, resources: Any, waiter: Any, *, host: str, flavor: Any, hint: str, image: Any = None,
-               block_device_mapping: list[dict[str, Any]] | None = None) -> Any:
-    """A server booted onto `host` and ACTIVE there: the stage a check then acts on; anything else fails it."""
+               block_device_mapping: list[dict[str, Any]] | None = None, **extra: Any) -> Any:
+    """A server booted onto `host` and ACTIVE there: the stage a check then acts on; anything else fails it.
+    `extra` (networks, security_groups, key_name) goes to boot()."""
     source = f"image {image.name}" if image is not None else "a volume"
     server = settled(cloud, waiter, boot(resources, image=image, flavor=flavor, host=host, hint=hint,
-                                         block_device_mapping=block_device_mapping),
+                                         block_device_mapping=block_device_mapping, **extra),
                      f"a server from {source} on {host} to become ACTIVE or ERROR")
     expect(server.status == "ACTIVE" and server.compute_host == host, f"a server from {source} did not boot on {host}",
            expected=f"ACTIVE on host {host}", found=outcome(server), where=where(cloud, server, image, flavor))

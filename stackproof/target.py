@@ -212,6 +212,25 @@ class VolumeSteering(_Strict):
         return self
 
 
+class NsxDesign(_Strict):
+    """The NSX attachment as designed (SP-NSX-*): where tenant networks live in NSX and what they carry."""
+
+    transport_zone: str = Field(
+        min_length=1, description="the overlay transport zone tenant segments live in, by display name or id "
+                                  "(SP-NSX-007)")
+    overlay_mtu: int = Field(ge=576, le=9000, description="MTU of every tenant (overlay) network (SP-NSX-002)")
+    kvm_bridge: str = Field(
+        default="nsx-managed", min_length=1,
+        description="the NSX-managed OVS bridge of KVM transport nodes: nova's [neutron] ovs_bridge on KVM computes, "
+                    "where an NSX port's tap sits (SP-NSX-003, SP-NSX-006)")
+    enforcement_seconds: float = Field(
+        default=10.0, gt=0, le=600,
+        description="seconds within which a security group change takes effect on the data path (SP-NSX-008)")
+    external_network: str | None = Field(
+        default=None, description="the external network (name or id) whose floating IPs the runner reaches "
+                                  "instances through (SP-NSX-008); unset: the cloud's only external network")
+
+
 class Architecture(_Strict):
     """What the deployment promises: the expectations the checks verify."""
 
@@ -225,6 +244,7 @@ class Architecture(_Strict):
     volume_steering: VolumeSteering | None = Field(
         default=None, description="the mechanism expected to steer volume-backed servers; unset: any working one")
     failover: Failover | None = Field(default=None, description="nova-compute failover timing")
+    nsx: NsxDesign | None = Field(default=None, description="the NSX attachment; unset: the nsx area is not evaluated")
 
     @field_validator("datastore_pattern")
     @classmethod

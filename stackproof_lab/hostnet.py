@@ -62,6 +62,14 @@ def _netns_exists(name: str) -> bool:
     return Path("/run/netns", name).exists()
 
 
+def _has_processes(layout: Layout) -> bool:
+    """Whether any process runs in this lab id's hosts. Namespaces outlive the processes of a session that
+    ended (they are bind mounts under /run/netns): only a process in one makes the lab someone's."""
+    return any(_netns_exists(host.netns(layout))
+               and ip("netns", "pids", host.netns(layout), check=False).stdout.strip()
+               for host in TOPOLOGY.hosts)
+
+
 def _claim(layout: Layout) -> None:
     """One lab per lab id (port base): a second state dir with the same port base would share names."""
     OWNER_DIR.mkdir(parents=True, exist_ok=True)
@@ -70,8 +78,7 @@ def _claim(layout: Layout) -> None:
         current = owner.read_text().strip()
     except FileNotFoundError:
         current = ""
-    if current and current != str(layout.state) and Path(current).exists() and _netns_exists(
-            TOPOLOGY.hosts[0].netns(layout)):
+    if current and current != str(layout.state) and Path(current).exists() and _has_processes(layout):
         raise LabError(f"port base {layout.port_base} is taken by the lab at {current}: "
                        "set STACKPROOF_LAB_PORT_BASE to another value")
     owner.write_text(f"{layout.state}\n")

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 LAB_PACKAGE = Path(__file__).resolve().parent
 DEFAULT_PORT_BASE = 26000
 
-# Offsets from the port base. +11..+20: the NSX manager and the vCenter links (another branch); +22..+49 free.
+# Offsets from the port base. +11..+49 other than +20 and +21 are left for later lab parts.
 PORT_OFFSETS = {
     "keystone": 0,
     "glance-api": 1,
@@ -32,6 +32,7 @@ PORT_OFFSETS = {
     "rabbitmq-dist": 8,
     "epmd": 9,
     "vcenter": 10,  # the lab vCenter (stackproof_lab/vcenter), HTTPS
+    "nsx-manager": 20,  # the lab NSX manager (stackproof_lab/nsx), HTTPS
     "nova-metadata": 21,  # nova's metadata API (nova-api-metadata), behind the edge's metadata proxy
 }
 # The management network: a /27 of 198.51.100.128/25 (RFC 5737) per lab, chosen by the port base. It is

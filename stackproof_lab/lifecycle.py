@@ -31,6 +31,9 @@ from stackproof_lab.layout import Layout
 from stackproof_lab.progress import Progress
 from stackproof_lab.vcenter import build as vcenter_build
 
+# Bootstrap steps no service waits for, done before ``up`` says the lab is ready (a lab provisioned
+# before one was declared runs it at its next ``up``).
+LATE_BOOTSTRAPS = ("glance-metadefs",)
 START_TIMEOUT = 240  # seconds for one service to answer after start, on a busy 2-core machine
 
 
@@ -58,6 +61,8 @@ def _service_step(ctx: Context, service: services.Service) -> runner.Step:
             if service.name == "vcenter":
                 ctx.vcenter_started = True
         services.wait_healthy(ctx.layout, service, timeout=START_TIMEOUT)
+        if started and service.warm_up is not None:
+            service.warm_up(ctx.layout)
         return "started, healthy" if started else None
 
     return runner.Step(service.name, run, ("hosts", *service.after))
@@ -130,6 +135,7 @@ def steps(ctx: Context) -> dict[str, runner.Step]:
         bootstrap_step("identity", identity, "keystone", "keystone-bootstrap"),
         bootstrap_step("keystone-bootstrap", bootstrap.keystone_bootstrap, "keystone-schema"),
         bootstrap_step("glance-schema", bootstrap.glance, "databases"),
+        bootstrap_step("glance-metadefs", bootstrap.glance_metadefs, "glance-schema"),
         bootstrap_step("placement-schema", bootstrap.placement, "databases"),
         bootstrap_step("nova-schema", bootstrap.nova, "databases"),
         bootstrap_step("neutron-schema", bootstrap.neutron, "databases"),
@@ -139,7 +145,8 @@ def steps(ctx: Context) -> dict[str, runner.Step]:
         *(_service_step(ctx, service) for service in services.SERVICES),
         runner.Step("provision", timed(provisioned), tuple(s.name for s in services.SERVICES)),
         runner.Step("vmware-services-enabled", enable_vmware, ("provision",)),
-        runner.Step("target files", timed(lambda: target.write(layout)), ("provision", "vmware-services-enabled")),
+        runner.Step("target files", timed(lambda: target.write(layout)),
+                    ("provision", "vmware-services-enabled", *LATE_BOOTSTRAPS)),
     ]
     return {step.name: step for step in table}
 
@@ -181,7 +188,8 @@ def up(layout: Layout) -> None:
     with progress.step("lab virtualenv") as info:
         info["note"] = install.install_venv(layout, install_log, progress)
     suppressed = faults.suppressed_services(layout)
-    if bootstrap.done(layout, provision.STAMP) and _running_and_healthy(layout, suppressed):
+    settled = all(bootstrap.done(layout, stamp) for stamp in (provision.STAMP, *LATE_BOOTSTRAPS))
+    if settled and _running_and_healthy(layout, suppressed):
         with progress.step("configuration") as info:
             info["note"] = _configure(layout)
         if not info["note"]:
@@ -206,9 +214,9 @@ def _stop_readers_of(layout: Layout, changed: list[str]) -> list[str]:
 
 def down(layout: Layout) -> None:
     progress = Progress("lab down")
-    # The data stores and the vCenter go after their clients; the hosts (and whatever still runs in them,
-    # such as epmd or a volume connector) last.
-    infra_names = ("mariadb", "rabbitmq", "vcenter")
+    # The data stores, the vCenter and the NSX manager go after their clients; the hosts (and whatever still runs
+    # in them, such as epmd or a volume connector) last.
+    infra_names = ("mariadb", "rabbitmq", "vcenter", "nsx-manager")
     openstack = [s for s in (*services.SERVICES, *services.ON_DEMAND)
                  if s.name not in infra_names and not s.name.startswith("sshd-")]
     infra = [services.get(name) for name in infra_names]

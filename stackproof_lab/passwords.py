@@ -9,7 +9,7 @@ import secrets
 from stackproof_lab.layout import Layout
 
 SERVICE_USERS = ("glance", "placement", "nova", "neutron", "cinder")
-NAMES = ("database", "admin", "member", *SERVICE_USERS, "vcenter", "rabbitmq")
+NAMES = ("database", "admin", "member", *SERVICE_USERS, "vcenter", "rabbitmq", "nsx")
 
 
 def load(layout: Layout) -> dict[str, str]:

@@ -12,17 +12,19 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from stackproof_lab import passwords, topology
+from stackproof_lab import passwords, topology, vmdk_images
 from stackproof_lab.configs.openstack import REGION
 from stackproof_lab.errors import LabError
 from stackproof_lab.layout import Layout
+from stackproof_lab.nsx import lab as nsx_lab
 from stackproof_lab.rest import Cloud
 from stackproof_lab.vcenter import runtime as vcenter
 from stackproof_lab.waiting import wait_for
 
 # The provisioning stamp (data/bootstrap/<STAMP>.done). Provisioning is idempotent: a new name makes an
-# existing lab provision again and gain what a later lab version added (here: availability zones).
-STAMP = "provisioned-zones"
+# existing lab provision again and gain what a later lab version added (here: NSX overlay networks, a security
+# group and a standing port; the VMDK images of vmdk_images.py).
+STAMP = "provisioned-nsx-vmdk"
 MEMBER_PROJECT = "sp-member"
 MEMBER_USER = "sp-member"
 KVM_AGGREGATE = "kvm"
@@ -54,6 +56,18 @@ FLAVORS = [
 NETWORK = "sp-net"
 SUBNET = "sp-subnet"
 SUBNET_CIDR = "192.0.2.0/24"  # documentation range: a record in Neutron only, no traffic ever
+NETWORK_TYPE = "geneve"  # tenant networks are NSX overlay segments (ml2 tenant_network_types)
+# A security group of the member project with the rules a tenant typically opens (ssh, ping), and a standing
+# port on sp-net in it, bound to a KVM compute as an instance's port is: what readonly checks cross-check with NSX
+# (segment port, address bindings, group membership) on a cloud at rest.
+SECURITY_GROUP = "sp-sg"
+SECURITY_GROUP_RULES = [
+    {"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
+     "remote_ip_prefix": "0.0.0.0/0"},
+    {"direction": "ingress", "ethertype": "IPv4", "protocol": "icmp", "remote_ip_prefix": "0.0.0.0/0"},
+]
+PORT = "sp-port"
+PORT_HOST = topology.KVM_COMPUTES[0]
 # RESKEY:availability_zones puts a type's volumes in its family's zone when the request names none.
 VOLUME_TYPES = [
     {
@@ -97,6 +111,7 @@ IMAGES = [
         },
     },
 ]
+IMAGES += vmdk_images.IMAGES  # vmdk (issue 15): one image per VMDK transfer format, built by their `build`
 IMAGE_VIRTUAL_SIZE = "64M"  # below every flavor's disk so nova accepts the image
 QUOTAS = {
     "compute": {"instances": 100, "cores": 200, "ram": 102400, "server_groups": 50},
@@ -227,13 +242,17 @@ def architecture(layout: Layout, say: Callable[[str], None]) -> str:
         cloud.call("compute", "PUT", f"/os-quota-sets/{project}", {"quota_set": QUOTAS["compute"]})
         cloud.call("volume", "PUT", f"/os-quota-sets/{project}", {"quota_set": QUOTAS["volume"]})
     _ensure_network(cloud, member)
+    _ensure_security_group(cloud, member)
+    _ensure_port(cloud, member)
+    say(_realize_in_nsx(layout, cloud))
     for volume_type in VOLUME_TYPES:
         _ensure_volume_type(cloud, volume_type)
     for image in IMAGES:
         _ensure_image(layout, cloud, image)
     summary = ", ".join(f"aggregate {a['name']} {a['hosts']}" for a in aggregates)
     return (
-        f"{summary}, {len(FLAVORS)} flavors, network {NETWORK}, {len(VOLUME_TYPES)} volume types, {len(IMAGES)} images"
+        f"{summary}, {len(FLAVORS)} flavors, network {NETWORK} with port {PORT}, security group {SECURITY_GROUP}, "
+        f"{len(VOLUME_TYPES)} volume types, {len(IMAGES)} images"
     )
 
 
@@ -323,6 +342,13 @@ def _ensure_flavor(cloud: Cloud, spec: dict[str, Any]) -> None:
 
 def _ensure_network(cloud: Cloud, project_id: str) -> None:
     network = _find(cloud, "network", "/networks", "networks", NETWORK)
+    if network is not None and network.get("provider:network_type") != NETWORK_TYPE:
+        # Made by a lab from before NSX (a VLAN network): made again as an overlay, unless something uses it.
+        if cloud.call("network", "GET", f"/ports?network_id={network['id']}")["ports"]:
+            raise LabError(f"network {NETWORK} is {network.get('provider:network_type')}, not {NETWORK_TYPE}, and "
+                           "has ports: delete them (or the lab's data) and run up again")
+        cloud.call("network", "DELETE", f"/networks/{network['id']}")
+        network = None
     if network is None:
         network = cloud.call(
             "network", "POST", "/networks", {"network": {"name": NETWORK, "project_id": project_id, "shared": True}}
@@ -344,6 +370,69 @@ def _ensure_network(cloud: Cloud, project_id: str) -> None:
                 }
             },
         )
+
+
+def _ensure_security_group(cloud: Cloud, project_id: str) -> None:
+    group = _find(cloud, "network", "/security-groups", "security_groups", SECURITY_GROUP, project_id=project_id)
+    if group is None:
+        group = cloud.call("network", "POST", "/security-groups", {"security_group": {
+            "name": SECURITY_GROUP, "project_id": project_id,
+            "description": "ssh and ping from anywhere (stackproof lab)"}})["security_group"]
+    have = {(r["direction"], r["ethertype"], r["protocol"], r["port_range_min"], r["remote_ip_prefix"])
+            for r in group["security_group_rules"]}
+    for rule in SECURITY_GROUP_RULES:
+        key = (rule["direction"], rule["ethertype"], rule["protocol"], rule.get("port_range_min"),
+               rule["remote_ip_prefix"])
+        if key not in have:
+            cloud.call("network", "POST", "/security-group-rules",
+                       {"security_group_rule": {**rule, "security_group_id": group["id"]}})
+
+
+def _ensure_port(cloud: Cloud, project_id: str) -> None:
+    network = _find(cloud, "network", "/networks", "networks", NETWORK)
+    group = _find(cloud, "network", "/security-groups", "security_groups", SECURITY_GROUP, project_id=project_id)
+    if network is None or group is None:
+        raise LabError(f"network {NETWORK} or security group {SECURITY_GROUP} missing after provisioning them")
+    port = _find(cloud, "network", "/ports", "ports", PORT, network_id=network["id"])
+    if port is None:
+        port = cloud.call("network", "POST", "/ports", {"port": {
+            "name": PORT, "network_id": network["id"], "project_id": project_id,
+            "security_groups": [group["id"]], "binding:host_id": PORT_HOST,
+            "description": "a standing port, bound as an instance's is (stackproof lab)"}})["port"]
+    if port.get("binding:vif_type") in (None, "unbound", "binding_failed"):
+        raise LabError(f"port {PORT} on {NETWORK} is not bound (binding:vif_type {port.get('binding:vif_type')})")
+
+
+def _realize_in_nsx(layout: Layout, cloud: Cloud) -> str:
+    """Networks, ports and security groups that Neutron has and the NSX manager lacks (made by a lab from before
+    NSX) are made there: an update that changes nothing (the description, as it is) makes the lab's Neutron driver
+    write them (PATCHes that create what is missing). Nothing to do on a lab that always had NSX."""
+    nsx = nsx_lab.client(layout)
+
+    def missing(path: str) -> bool:
+        try:
+            nsx.policy("GET", path)
+            return False
+        except LabError:
+            return True
+
+    touched = []
+    for network in cloud.call("network", "GET", "/networks")["networks"]:
+        if missing(f"/infra/segments/{network['id']}"):
+            cloud.call("network", "PUT", f"/networks/{network['id']}",
+                       {"network": {"description": network["description"]}})
+            touched.append(f"network {network['name']}")
+    for port in cloud.call("network", "GET", "/ports")["ports"]:
+        if missing(f"/infra/segments/{port['network_id']}/ports/{port['id']}"):
+            cloud.call("network", "PUT", f"/ports/{port['id']}", {"port": {"description": port["description"]}})
+            touched.append(f"port {port['id']}")
+    for group in cloud.call("network", "GET", "/security-groups")["security_groups"]:
+        if missing(f"/infra/domains/{group['project_id']}/security-policies/{group['id']}"):
+            # Not the name: Neutron refuses a default group any update that names it.
+            cloud.call("network", "PUT", f"/security-groups/{group['id']}",
+                       {"security_group": {"description": group["description"]}})
+            touched.append(f"security group {group['name']} ({group['project_id']})")
+    return f"NSX: made {', '.join(touched)}" if touched else "NSX: every network, port and security group there"
 
 
 def _ensure_volume_type(cloud: Cloud, spec: dict[str, Any]) -> None:
@@ -379,13 +468,16 @@ def _ensure_image(layout: Layout, cloud: Cloud, spec: dict[str, Any]) -> None:
     path = layout.images / f"{spec['name']}.{spec['disk_format']}"
     path.unlink(missing_ok=True)
     try:
-        subprocess.run(
-            ["qemu-img", "create", "-q", *spec["qemu_img"], str(path), IMAGE_VIRTUAL_SIZE],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        if "build" in spec:  # vmdk (issue 15): an image with data, built by its own function
+            spec["build"](path)
+        else:
+            subprocess.run(
+                ["qemu-img", "create", "-q", *spec["qemu_img"], str(path), IMAGE_VIRTUAL_SIZE],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
     except subprocess.CalledProcessError as exc:
         raise LabError(f"qemu-img could not build {path.name}: {exc.stderr.strip()}") from None
     image = cloud.call(

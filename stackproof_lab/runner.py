@@ -44,6 +44,8 @@ def closure(steps: dict[str, Step], targets: Iterable[str]) -> list[str]:
 def run(steps: dict[str, Step], targets: Iterable[str], say: Callable[[str], None]) -> None:
     """Run ``targets`` and their needs; ``say`` prints progress."""
     names = closure(steps, targets)
+    if not names:
+        return  # nothing to run (a fault's readers all stopped by another fault in force)
     done = {name: threading.Event() for name in names}
     failed = threading.Event()
     errors: list[BaseException] = []

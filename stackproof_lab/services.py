@@ -2,7 +2,8 @@
 
 Health means "answers": an HTTP API answers any status below 500 on its root; MariaDB sends its
 handshake; RabbitMQ answers the AMQP protocol header; the lab vCenter has written its endpoint file and
-answers HTTPS verified with its CA; an RPC service (conductor, scheduler, compute, cinder
+answers HTTPS verified with its CA; the lab NSX manager has written its endpoint file and answers its health call
+over HTTPS verified with its CA; an RPC service (conductor, scheduler, compute, cinder
 scheduler/volume) has service records whose heartbeats are younger than service_down_time.
 """
 
@@ -20,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from stackproof_lab import configs, hostnet, passwords, processes, rest, topology
-from stackproof_lab.configs.neutron import NSX_LOGICAL_SWITCH_ID, NSX_OPAQUE_NETWORK
+from stackproof_lab import configs, hostnet, passwords, processes, provision, rest, topology
 from stackproof_lab.configs.openstack import SERVICE_DOWN_TIME
 from stackproof_lab.errors import LabError
 from stackproof_lab.layout import Layout
+from stackproof_lab.nsx import design as nsx_design
+from stackproof_lab.nsx import lab as nsx_lab
 from stackproof_lab.topology import CONTROLLER, STORAGE
 from stackproof_lab.vcenter import build as vcenter_build
 from stackproof_lab.vcenter import runtime as vcenter
@@ -58,7 +60,7 @@ class Service:
     host: str  # the lab host it runs in
     family: str  # its log goes to /var/log/<family>/<unit>.log in the host
     argv: Callable[[Layout], list[str]]
-    health: str  # "http" | "mariadb" | "amqp" | "vcenter" | "heartbeat" | "ssh" | "nfs" | "process"
+    health: str  # "http" | "mariadb" | "amqp" | "vcenter" | "nsx" | "heartbeat" | "ssh" | "nfs" | "process"
     port: str | None = None  # layout port name of its listener
     env: Callable[[Layout], dict[str, str]] = field(default=lambda layout: {})
     # Its service records; all must be fresh (cinder-volume has one per backend).
@@ -69,6 +71,8 @@ class Service:
     unit: str = ""  # its name inside its host (`lab-service kill nova-compute`); default: name
     # Lab steps (services or bootstrap steps, lifecycle.py) done before it starts; its host always is.
     after: tuple[str, ...] = ()
+    # Called once it is healthy after a start, before anyone else uses it (see _warm_up_neutron).
+    warm_up: Callable[[Layout], None] | None = None
 
     @property
     def unit_name(self) -> str:
@@ -208,12 +212,29 @@ def _vcenter_argv(layout: Layout) -> list[str]:
     # Built by `up` before it starts anything (cached by a hash of its sources: instant here).
     binary = vcenter_build.ensure_built(layout.state, layout.logs / "install.log")
     argv = vcenter.command(binary, layout.state, layout.port("vcenter"), layout.controller)
-    return [*argv, "-opaque-network", NSX_OPAQUE_NETWORK, "-opaque-network-id", NSX_LOGICAL_SWITCH_ID]
+    # Its ESXi hosts are NSX transport nodes: they learn an opaque network per logical switch from the lab NSX
+    # manager (stackproof_lab/vcenter/nsx.go).
+    return [*argv, "-nsx-url", nsx_design.url(layout), "-nsx-ca", str(nsx_design.ca_file(layout))]
 
 
 def vcenter_env(layout: Layout) -> dict[str, str]:
-    """Credentials for the lab vCenter, in the environment (never on a command line)."""
-    return {vcenter.USER_ENV: vcenter.USER, vcenter.PASSWORD_ENV: passwords.load(layout)["vcenter"]}
+    """Credentials for the lab vCenter, and for its hosts' view of the NSX manager, in the environment (never on
+    a command line)."""
+    return {vcenter.USER_ENV: vcenter.USER, vcenter.PASSWORD_ENV: passwords.load(layout)["vcenter"],
+            **{name: value for name, value in nsx_lab.env(layout).items() if name != "PYTHONPATH"}}
+
+
+def _warm_up_neutron(layout: Layout) -> None:
+    """One listing of each kind the checks read, alone: the first listings a fresh neutron-api worker serves
+    concurrently race (one of two concurrent first GET /v2.0/networks as admin answered an empty list), and a
+    check run right after a restart would read that. Best effort: on the very first start Keystone may not know
+    the lab's users yet (nothing lists concurrently then)."""
+    try:
+        cloud = provision.admin(layout)
+        for path in ("/networks", "/ports", "/security-groups"):
+            cloud.call("network", "GET", path)
+    except LabError:
+        pass
 
 
 def _static(*argv: str) -> Callable[[Layout], list[str]]:
@@ -235,8 +256,10 @@ SERVICES: list[Service] = [
     Service(
         "glance-api", CONTROLLER, "glance",
         # glanceclient (cinder's upload-to-image) sends 1 MiB chunks; uWSGI refuses chunks past its 1 MB
-        # default chunked-input-limit with "unable to receive chunked part".
-        _uwsgi("glance.wsgi.api:application", "glance-api", extra=("--chunked-input-limit", str(16 * 2**20))),
+        # default chunked-input-limit with "unable to receive chunked part". glance's own application,
+        # with the session options its trusts need registered (plugins/.../glance_api.py).
+        _uwsgi("stackproof_lab_plugins.glance_api:application", "glance-api",
+               extra=("--chunked-input-limit", str(16 * 2**20))),
         "http", port="glance-api", env=_dir_env("OS_GLANCE_CONFIG_DIR", "/etc/glance"), after=("glance-schema",),
     ),
     Service("placement-api", CONTROLLER, "placement", _uwsgi("placement.wsgi.api:application", "placement-api"),
@@ -255,8 +278,13 @@ SERVICES: list[Service] = [
             after=("vcenter-build",)),
     *(_compute(host, vmware=False) for host in topology.KVM_COMPUTES),
     *(_compute(host, vmware=True) for host in topology.VMWARE_COMPUTES),
+    # The lab NSX manager (stackproof_lab/nsx): the NSX-T Policy API the lab's Neutron realises everything in,
+    # on the controller's management address as computes and operators reach a real one.
+    Service("nsx-manager", CONTROLLER, "nsx", nsx_lab.argv, "nsx", port=nsx_design.PORT, env=nsx_lab.env, grace=5),
+    # Its driver realises every network, port and security group in the NSX manager: that answers first.
     Service("neutron-api", CONTROLLER, "neutron", _uwsgi("neutron.wsgi.api:application", "neutron-api"), "http",
-            port="neutron-api", env=_dir_env("OS_NEUTRON_CONFIG_DIR", "/etc/neutron"), after=("neutron-schema",)),
+            port="neutron-api", env=_dir_env("OS_NEUTRON_CONFIG_DIR", "/etc/neutron"),
+            after=("neutron-schema", "nsx-manager"), warm_up=_warm_up_neutron),
     Service("cinder-api", CONTROLLER, "cinder",
             _uwsgi("cinder.wsgi.api:application", "cinder-api", pyargv=" ".join(CINDER_CONF)), "http",
             port="cinder-api", after=("cinder-schema",)),
@@ -455,6 +483,8 @@ def health(layout: Layout, service: Service, beats: dict[tuple[str, str, str], i
             return "up" if _nfs_answers(layout) else "down"
         if service.health == "vcenter":
             return "up" if _vcenter_answers(layout, record) else "down"
+        if service.health == "nsx":
+            return "up" if nsx_lab.answers(layout, (record.pid, _inner_pid(layout, service.name))) else "down"
         if service.health == "heartbeat":
             beats = heartbeats(layout) if beats is None else beats
             assert service.heartbeats

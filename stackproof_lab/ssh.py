@@ -58,6 +58,9 @@ Port 22
 HostKey {_host_key(layout, host)}
 PidFile none
 AuthorizedKeysFile {layout.ssh / 'authorized_keys'}
+# The key sits in the lab's state dir (0700, files 0600, written by the lab), whose parents may be
+# world-writable (a clone under /tmp): StrictModes would refuse it for /tmp's mode alone.
+StrictModes no
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
 PasswordAuthentication no

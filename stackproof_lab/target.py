@@ -1,5 +1,5 @@
 """The files that tell stackproof about the lab: ``<state>/clouds.yaml``, ``<state>/stackproof.yaml``
-and ``<state>/secure.yaml`` (the vCenter password, which the target file only refers to).
+and ``<state>/secure.yaml`` (the vCenter and NSX passwords, which the target file only refers to).
 
 stackproof.yaml is validated by the engine with a strict schema (unknown keys are errors), so its
 shape here is exactly the documented one; values come from the same constants the lab provisions.
@@ -16,6 +16,8 @@ from stackproof_lab.configs.nova import DATASTORE_REGEX, UPDATE_RESOURCES_INTERV
 from stackproof_lab.configs.openstack import REGION, REPORT_INTERVAL, SERVICE_DOWN_TIME
 from stackproof_lab.faults.network import vcenter_cut_commands
 from stackproof_lab.layout import Layout
+from stackproof_lab.nsx import design as nsx_design
+from stackproof_lab.nsx import lab as nsx_lab
 from stackproof_lab.topology import TOPOLOGY
 from stackproof_lab.vcenter import runtime as vcenter
 
@@ -66,7 +68,8 @@ def clouds(layout: Layout) -> dict[str, object]:
 
 
 def secure(layout: Layout) -> dict[str, object]:
-    return {"vcenters": {VCENTER: {"password": passwords.load(layout)["vcenter"]}}}
+    return {"vcenters": {VCENTER: {"password": passwords.load(layout)["vcenter"]}},
+            "nsx": {"password": nsx_lab.password(layout)}}
 
 
 def _urls(role: str) -> list[str]:
@@ -91,6 +94,13 @@ def description(layout: Layout) -> dict[str, object]:
                 "password": {"secure": f"vcenters.{VCENTER}.password"},
                 "ca_bundle": str(vcenter.ca_file(layout.state)),
             }
+        },
+        # The lab NSX manager, on the controller's management address like the other APIs (stackproof_lab/nsx).
+        "nsx": {
+            "url": nsx_design.url(layout),
+            "user": nsx_design.USER,
+            "password": {"secure": "nsx.password"},
+            "ca_bundle": str(nsx_design.ca_file(layout)),
         },
         # How a runner reaches the hosts: the lab's key, its ssh_config and the host keys it made.
         "ssh": {
@@ -130,6 +140,9 @@ def description(layout: Layout) -> dict[str, object]:
             ],
             # Zone per family, types in their family's zone, cross_az_attach=False (topology.AVAILABILITY_ZONES).
             "volume_steering": {"mechanism": "availability_zones"},
+            # The lab NSX manager's overlay transport zone and what the lab's Neutron makes of it (nsx/design.py).
+            "nsx": {"transport_zone": nsx_design.OVERLAY_TZ, "overlay_mtu": nsx_design.OVERLAY_MTU,
+                    "kvm_bridge": nsx_design.KVM_BRIDGE, "enforcement_seconds": nsx_design.SG_ENFORCEMENT_SECONDS},
             "failover": {"service_down_time": SERVICE_DOWN_TIME, "report_interval": REPORT_INTERVAL,
                          "restart_margin": RESTART_MARGIN,
                          "resource_update_interval": UPDATE_RESOURCES_INTERVAL},

@@ -161,7 +161,8 @@ class Topology:
         return [h for h in self.hosts if h.tep_index is not None]
 
 
-CONTROL_FAMILIES = ("keystone", "glance", "placement", "nova", "neutron", "cinder", "mysql", "rabbitmq", "vcenter")
+CONTROL_FAMILIES = ("keystone", "glance", "placement", "nova", "neutron", "cinder", "mysql", "rabbitmq", "vcenter",
+                    "nsx")
 
 TOPOLOGY = Topology((
     Host(CONTROLLER, "ctl", 0, ("controller", "scheduler"), CONTROL_FAMILIES),

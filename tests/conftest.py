@@ -16,7 +16,7 @@ from fakecloud import FakeCloud
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytest_plugins = ["pytester", "labsession"]
+pytest_plugins = ["pytester", "labsession", "nsxserver"]
 
 
 @pytest.fixture

@@ -85,7 +85,9 @@ def test_version_and_the_labs_own_help() -> None:
 
 def test_a_run_shows_no_client_library_deprecation_warnings(project) -> None:
     project.check("placement/test_p.py", CHECKS.replace("def test_read(): assert True",
-                                                        "def test_read(cloud): list(cloud.compute.servers())"))
+                                                        "def test_read(cloud):\n"
+                                                        "    import vmware_nsxlib.v3.policy  # the NSX client\n"
+                                                        "    list(cloud.compute.servers())"))
     result = stackproof(project, "--tier", "smoke", "-n", "0")
     assert result.returncode == 0, result.stdout + result.stderr
     terminal = result.stdout + result.stderr

@@ -166,3 +166,34 @@ def test_ssh_section_needs_known_hosts_and_existing_files(tmp_path: Path) -> Non
     assert "ssh.known_hosts: required key is missing" in error_of(tmp_path, VALID + "ssh: {config: c}\n")
     message = error_of(tmp_path, VALID + "ssh: {known_hosts: nowhere}\n")
     assert "ssh.known_hosts: file not found" in message and "nowhere" in message
+
+
+NSX = """\
+nsx:
+  url: https://nsx.example.net
+  user: svc-stackproof
+  password: {env: SP_TEST_NSX_PASSWORD}
+  ca_bundle: ca.pem
+"""
+NSX_DESIGN = "  nsx: {transport_zone: overlay-tz, overlay_mtu: 1500}\n"
+
+
+def test_nsx_manager_and_design(tmp_path: Path) -> None:
+    loaded = target.load(write(tmp_path, VALID + NSX_DESIGN + NSX))
+    design = loaded.architecture.nsx
+    assert (design.transport_zone, design.overlay_mtu) == ("overlay-tz", 1500)
+    # What an NSX-T deployment has unless the operator says otherwise.
+    assert (design.kvm_bridge, design.enforcement_seconds, design.external_network) == ("nsx-managed", 10.0, None)
+    assert str(loaded.nsx.verify).endswith("ca.pem") and loaded.nsx.user == "svc-stackproof"
+    assert target.load(write(tmp_path, VALID)).architecture.nsx is None, "no design: the nsx area is not evaluated"
+
+
+def test_nsx_design_is_validated(tmp_path: Path) -> None:
+    message = error_of(tmp_path, VALID + NSX_DESIGN.replace("1500", "65000"))
+    assert "architecture.nsx.overlay_mtu" in message and "9000" in message
+    message = error_of(tmp_path, VALID + NSX_DESIGN.replace("overlay_mtu", "mtu"))
+    assert "architecture.nsx" in message
+    message = error_of(tmp_path, VALID + "  nsx: {transport_zone: tz, overlay_mtu: 1500, enforcement_seconds: 0}\n")
+    assert "architecture.nsx.enforcement_seconds" in message and "greater than 0" in message
+    message = error_of(tmp_path, VALID + NSX.replace("{env: SP_TEST_NSX_PASSWORD}", "literal-nsx-pw"))
+    assert "nsx.password" in message and "literal-nsx-pw" not in message

@@ -1,7 +1,10 @@
-"""Which checks a session runs: its shard of the controls, and never a disruptive check beside others.
+"""Which checks a session runs: the controls asked for, its shard of them, and never a disruptive check
+beside others.
 
-``--shard K/N`` runs shard K of N of the controls (stackproof/shards.py says how they are dealt); what is
-not in the shard is deselected (and counted as outside this run's selection).
+``--control ID`` (repeatable) keeps only those controls' checks; an ID that the tier and area select no
+check of is a usage error, never an empty green run. ``--shard K/N`` runs shard K of N of the controls
+(stackproof/shards.py says how they are dealt); what is not in the shard is deselected (and counted as
+outside this run's selection).
 
 Disruptive checks kill services other checks rely on, so they never run under xdist, where other checks
 run at the same time on the other workers: there they are skipped with the reason. `stackproof run` runs
@@ -26,6 +29,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--shard", dest="sp_shard", default=None, metavar="K/N",
         help="run only shard K of N of the controls (disruptive controls all in shard 1); merge the shards' "
              "report directories with `stackproof merge`")
+    parser.getgroup("stackproof").addoption(
+        "--control", dest="sp_controls", action="append", default=[], metavar="ID",
+        help="run only this control's checks (repeatable, or comma-separated IDs)")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -36,6 +42,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if state is None:
         return result
     controls = collected_controls(config)
+    _keep_asked_controls(config, items, controls)
     shard = config.getoption("sp_shard")
     if shard:
         try:
@@ -43,17 +50,41 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         except StackproofError as exc:
             raise pytest.UsageError(secrets.redact(str(exc))) from None
         ordered = sorted({c.id for c in controls.values() if c.tier != "disruptive"})
-        keep, drop = [], []
-        for item in items:
-            control = controls.get(item.nodeid)
-            inside = control is None or shards.shard_of(control.id, control.tier, ordered, n) == k
-            (keep if inside else drop).append(item)
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
+        _keep_only(config, items, lambda control: control is None
+                   or shards.shard_of(control.id, control.tier, ordered, n) == k, controls)
     if hasattr(config, "workerinput") and state.disruptive_allowed:
         for item in items:
             control = controls.get(item.nodeid)
             if control is not None and control.tier == "disruptive":
                 item.add_marker(pytest.mark.skip(reason=XDIST_REASON))
     return result
+
+
+def asked_controls(config: pytest.Config) -> list[str]:
+    """The control IDs given with --control, in order, without repeats."""
+    asked = [part.strip() for value in config.getoption("sp_controls", []) or [] for part in value.split(",")]
+    return list(dict.fromkeys(part for part in asked if part))
+
+
+def _keep_asked_controls(config: pytest.Config, items: list[pytest.Item], controls: dict) -> None:
+    asked = asked_controls(config)
+    if not asked:
+        return
+    selected = {control.id for control in controls.values()}
+    missing = [control_id for control_id in asked if control_id not in selected]
+    # A phase of a two-phase run holds only part of the tier: an ID may be the other phase's.
+    if missing and not config.getoption("sp_phase", None):
+        raise pytest.UsageError(f"--control {', '.join(missing)}: no check of the selected tier and area has "
+                                f"{'this ID' if len(missing) == 1 else 'these IDs'} (`stackproof controls` lists "
+                                "them)")
+    _keep_only(config, items, lambda control: control is not None and control.id in asked, controls)
+
+
+def _keep_only(config: pytest.Config, items: list[pytest.Item], keeps, controls: dict) -> None:
+    """Deselect (and report as deselected) the items whose control `keeps` refuses; None for a non-check."""
+    keep, drop = [], []
+    for item in items:
+        (keep if keeps(controls.get(item.nodeid)) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -66,6 +66,9 @@ def merge(parts: list[tuple[str, RunReport]], run_id: str | None = None) -> RunR
     shards = _unique([str(p.selection["shard"]) for p in reports_only if p.selection.get("shard")])
     if shards:
         selection["shards"] = shards
+    asked = _unique([str(p.selection["controls"]) for p in reports_only if p.selection.get("controls")])
+    if asked:
+        selection["controls"] = asked[0] if len(asked) == 1 else asked
     merged = RunReport(
         run_id=run_id or (first.run_id if len(shared) == 1 else reports.new_run_id()),
         target=dict(first.target),

@@ -61,6 +61,7 @@ FILES: list[ConfigFile] = [
     ConfigFile("neutron", CONTROLLER, "/etc/neutron/neutron.conf", neutron.neutron, ("neutron-api",)),
     ConfigFile("ml2", CONTROLLER, "/etc/neutron/plugins/ml2/ml2_conf.ini", neutron.ml2, ("neutron-api",)),
     ConfigFile("cinder", CONTROLLER, cinder.CONF, _cinder(CONTROLLER), ("cinder-api", "cinder-scheduler")),
+    ConfigFile("cinder-filters", CONTROLLER, cinder.RESOURCE_FILTERS, cinder.resource_filters, ("cinder-api",)),
     ConfigFile("cinder-storage", STORAGE, cinder.CONF, _cinder(STORAGE), ("cinder-volume",)),
     ConfigFile("mariadb", CONTROLLER, "/etc/mysql/my.cnf", infrastructure.mariadb, ("mariadb",)),
     ConfigFile("rabbitmq", CONTROLLER, "/etc/rabbitmq/rabbitmq.conf", infrastructure.rabbitmq, ("rabbitmq",),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from stackproof_lab import topology
 from stackproof_lab.configs.ini import Sections
-from stackproof_lab.configs.nova import DATASTORE_REGEX
 from stackproof_lab.configs.openstack import (
     REPORT_INTERVAL,
     SERVICE_DOWN_TIME,
@@ -19,14 +18,27 @@ from stackproof_lab.layout import Layout
 from stackproof_lab.vcenter import runtime as vcenter
 
 CONF = "/etc/cinder/cinder.conf"
+# Which query parameters cinder-api honours on list calls (?name=, ?status=, messages' ?resource_uuid=):
+# a filter not listed there is dropped, so without the file every list filter is (each request logs an
+# ERROR and returns everything). Its package ships it under <venv>/etc/cinder; the production path is here.
+RESOURCE_FILTERS = "/etc/cinder/resource_filters.json"
 # The KVM backend's volumes: files in a directory of the storage host that its NFS server exports on the
 # storage network (nfs-ganesha, configs/ganesha.py); cinder's NFS driver keeps volumes the same way.
 KVM_VOLUMES = f"/srv/cinder/{topology.CINDER_BACKEND}"
+# The VMDK backend keeps to each cluster's own datastore (sp-vmfs-<n>). Its driver prefers the datastore
+# mounted on the most hosts, which would be sp-vmfs-shared (nova's image cache of both VMware computes) and
+# would change where every volume lives.
+DATASTORE_REGEX = "^sp-vmfs-[0-9]+$"
 
 
 def export() -> str:
     """The NFS export of the KVM backend, as connection info names it (<server>:<path>)."""
     return f"{topology.STORAGE_SERVER}:{KVM_VOLUMES}"
+
+
+def resource_filters(layout: Layout, password: dict[str, str]) -> str:
+    """cinder's own resource_filters.json, as its package ships it."""
+    return (layout.venv / "etc" / "cinder" / "resource_filters.json").read_text()
 
 
 def cinder(layout: Layout, password: dict[str, str], host: str) -> Sections:
@@ -38,6 +50,7 @@ def cinder(layout: Layout, password: dict[str, str], host: str) -> Sections:
             "auth_strategy": "keystone",
             "state_path": str(data),
             "api_paste_config": str(layout.venv / "etc" / "cinder" / "api-paste.ini"),
+            "resource_query_filters_file": RESOURCE_FILTERS,
             "my_ip": topology.TOPOLOGY.get(host).address(layout),
             "enabled_backends": f"{topology.CINDER_BACKEND},{topology.VMDK_BACKEND}",
             "default_volume_type": "kvm-default",

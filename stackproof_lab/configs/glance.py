@@ -18,6 +18,10 @@ def glance(layout: Layout, password: dict[str, str]) -> Sections:
         },
         "database": {"connection": db_url(layout, password, "glance")},
         "glance_store": {"default_backend": "fs"},
+        # glance 33 inspects uploads and refuses a flat VMDK extent (it reads as raw) unless this is off. The
+        # lab holds flat (preallocated) VMDK images, as a cloud importing VMFS exports must; the sparse-header
+        # subformats pass either way (SP-VMDK-001/003 check the two agree).
+        "image_format": {"require_image_format_match": False},
         "fs": {"filesystem_store_datadir": str(data / "images")},
         "os_glance_staging_store": {"filesystem_store_datadir": str(data / "staging")},
         "os_glance_tasks_store": {"filesystem_store_datadir": str(data / "tasks")},

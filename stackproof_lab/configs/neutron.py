@@ -5,19 +5,19 @@ from __future__ import annotations
 from stackproof_lab.configs.ini import Sections
 from stackproof_lab.configs.openstack import auth, authtoken, db_url, lock, transport_url
 from stackproof_lab.layout import Layout
-
-# The NSX logical switch behind every lab network: the lab vCenter's opaque network sp-nsx-tenant has this
-# opaqueNetworkId (passed to the vCenter with -opaque-network-id, and to the ML2 binder, which puts it in
-# each port's vif_details as NSX does, so that nova's VMware driver backs the NIC with that network).
-NSX_LOGICAL_SWITCH_ID = "6f2d3e4a-0b1c-4d5e-8f90-a1b2c3d4e5f6"
-NSX_OPAQUE_NETWORK = "sp-nsx-tenant"
+from stackproof_lab.nsx import design as nsx_design
+from stackproof_lab.topology import VMWARE_COMPUTES
 
 
 def neutron(layout: Layout, password: dict[str, str]) -> Sections:
     data = layout.data / "neutron"
     return {
         "DEFAULT": {
-            "core_plugin": "ml2",
+            # The lab's stand-in for the NSX Policy plugin, registered under the plugin's own alias: ML2 with the
+            # lab_nsx mechanism driver, which realises everything in the lab NSX manager (stackproof_lab/plugins).
+            "core_plugin": "vmware_nsxp",
+            # The TEP path's MTU: Geneve networks get it less the encapsulation (nsx_design.OVERLAY_MTU for tenants).
+            "global_physnet_mtu": nsx_design.UNDERLAY_MTU,
             "service_plugins": "",
             "auth_strategy": "keystone",
             "transport_url": transport_url(layout, password),
@@ -39,14 +39,17 @@ def neutron(layout: Layout, password: dict[str, str]) -> Sections:
 def ml2(layout: Layout, password: dict[str, str]) -> Sections:
     return {
         "ml2": {
-            "type_drivers": "flat,vlan,local",
-            "tenant_network_types": "vlan",
-            # lab_binder binds every port without an L2 agent (stackproof_lab/plugins/stackproof_lab_plugins/ml2.py).
-            "mechanism_drivers": "lab_binder",
+            # Tenant networks are NSX overlay (Geneve) segments; VLAN and flat stay for provider networks.
+            "type_drivers": "geneve,vlan,flat",
+            "tenant_network_types": "geneve",
+            # lab_nsx realises networks, ports and security groups in the lab NSX manager and binds ports with
+            # the segment's logical switch, without agents (stackproof_lab/plugins/stackproof_lab_plugins/nsx_ml2.py).
+            "mechanism_drivers": "lab_nsx",
             "extension_drivers": "port_security",
         },
+        "ml2_type_geneve": {"vni_ranges": "5000:5999", "max_header_size": 30},
         "ml2_type_flat": {"flat_networks": "*"},
         "ml2_type_vlan": {"network_vlan_ranges": "physnet1:100:199"},
         "securitygroup": {"firewall_driver": "noop", "enable_security_group": True},
-        "lab_binder": {"nsx_logical_switch_id": NSX_LOGICAL_SWITCH_ID},
+        "lab_nsx": nsx_design.driver_options(layout, password[nsx_design.SECRET], list(VMWARE_COMPUTES)),
     }

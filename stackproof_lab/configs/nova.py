@@ -15,6 +15,7 @@ from stackproof_lab.configs.openstack import (
     transport_url,
 )
 from stackproof_lab.layout import Layout
+from stackproof_lab.nsx import design as nsx_design
 from stackproof_lab.vcenter import runtime as vcenter
 
 # (No AvailabilityZoneFilter: nova 34 removed it in favour of the placement pre-filter.)
@@ -33,8 +34,14 @@ KVM_DRIVER = "lab_kvm.LabKVMDriver"  # nova.virt.lab_kvm (plugins/stackproof_lab
 # cluster's capacity; a lost vCenter disables its service with 'set by vmwareapi host_state') only in
 # this periodic task: the lab shows them within seconds.
 UPDATE_RESOURCES_INTERVAL = 10
-# The lab vCenter's datastores are sp-vmfs-1 (cluster 1) and sp-vmfs-2 (cluster 2): see vcenter/README.md.
+# The lab vCenter's datastores are sp-vmfs-1 (cluster 1), sp-vmfs-2 (cluster 2) and sp-vmfs-shared (mounted on
+# every host of both clusters, so both VMware computes can cache images there): see vcenter/README.md.
 DATASTORE_REGEX = "^sp-vmfs-"
+# nova keeps an unused cached image a day (86400 s) and looks every 40 minutes. Each vmdk run caches a few
+# hundred megabytes of images it then deletes from Glance; the lab lets them go after 10 minutes, checked
+# every 5, so that runs do not fill the machine's disk. A second boot within minutes (SP-VMDK-004) still finds
+# the image cached.
+IMAGE_CACHE = {"manager_interval": 300, "remove_unused_original_minimum_age_seconds": 600}
 # Where a compute keeps its state, as distributions set it; nova's NFS shares mount under <state>/mnt.
 STATE_PATH = "/var/lib/nova"
 # A compute's NFS mounts are soft, as the lab's volume connector honours them: an unreachable storage
@@ -105,6 +112,8 @@ def compute(layout: Layout, password: dict[str, str], name: str, *, on: str | No
     }
     if cluster is None:
         sections["libvirt"] = {"nfs_mount_options": NFS_MOUNT_OPTIONS}
+        # An NSX-T KVM transport node: VIFs are plugged into the NSX-managed bridge, not br-int.
+        sections["neutron"] = {"ovs_bridge": nsx_design.KVM_BRIDGE}
     else:
         sections["DEFAULT"]["update_resources_interval"] = UPDATE_RESOURCES_INTERVAL
         # nova 34 runs nova-compute on native threads by default, but oslo.vmware's SOAP client (suds) is not
@@ -112,6 +121,7 @@ def compute(layout: Layout, password: dict[str, str], name: str, *, on: str | No
         # ("'returnval' object has no attribute 'objects'", a cluster of 0 VCPUs) and the instance went to
         # ERROR. Green threads switch only on I/O, as nova always ran.
         sections["DEFAULT"]["concurrency_backend"] = "eventlet"
+        sections["image_cache"] = dict(IMAGE_CACHE)
         # nova's own VMware driver: the compute talks to vCenter, which places the VM by DRS.
         sections["vmware"] = {
             "host_ip": layout.controller,

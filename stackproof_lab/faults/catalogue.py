@@ -2,11 +2,12 @@
 
 A fault is a name, a description, the control IDs expected to catch it (``SP-<AREA>-<NNN>``, NNN = the
 check's number in design/checks.md) and one action (by family: processes.py, configuration.py, cloud.py,
-vsphere.py, network.py). Adding a fault is adding one entry here.
+vsphere.py, network.py, nsx.py). Adding a fault is adding one entry here.
 """
 
 from __future__ import annotations
 
+from stackproof_lab import provision
 from stackproof_lab.configs.nova import SCHEDULER_FILTERS
 from stackproof_lab.configs.openstack import SERVICE_DOWN_TIME
 from stackproof_lab.faults.base import Fault, Together
@@ -19,6 +20,13 @@ from stackproof_lab.faults.cloud import (
 )
 from stackproof_lab.faults.configuration import ConfigOption
 from stackproof_lab.faults.network import DataNicChange, VCenterCut
+from stackproof_lab.faults.nsx import (
+    AgentRegistered,
+    PolicyRuleRemoved,
+    ProviderNetwork,
+    SegmentPortMoved,
+    SegmentTransportZone,
+)
 from stackproof_lab.faults.processes import KillService, StopService, TwinCompute, VolumeBackendsDown
 from stackproof_lab.faults.vsphere import HOST_STATE_REASON, StopVCenter, VSphereChange
 from stackproof_lab.topology import (
@@ -40,6 +48,9 @@ _VOLUME_BACKENDS = tuple(f"{CINDER_HOST}@{b}" for b in (CINDER_BACKEND, VMDK_BAC
 _DATASTORE_1 = "sp-vmfs-1"  # the lab vCenter's shared VMFS datastore of sp-cluster-1
 # A trait every VMware provider already carries, so isolating by it needs no provider change.
 _VMWARE_TRAIT = "trait:COMPUTE_IMAGE_TYPE_VMDK"
+_SG_RULE_FAULT = "nsx-policy-rule-missing"  # also the name of the file its removed rule is kept in
+# The lab vCenter's own advanced setting (vcenter/nfc.go): how ExportVm hands out a snapshot's disk.
+_EXPORT_FORMAT = "config.stackproof.lab.exportDiskFormat"
 
 FAULTS: list[Fault] = [
     Fault(
@@ -196,8 +207,11 @@ FAULTS: list[Fault] = [
         # FO-5 finds the hypervisor name twice and the cluster fronted by two services; FO-2 finds the twin's
         # hypervisor without a placement provider (its name is vmware-1's, so placement refuses it).
         # The twin is a nova-compute on a host the target's inventory does not describe: every check that takes
-        # its computes from the cloud says so (FO-3, FO-4 and BLK-3 read their nova.conf, BLK-5 their data NIC).
-        ("SP-BLK-003", "SP-BLK-005", "SP-FO-002", "SP-FO-003", "SP-FO-004", "SP-FO-005"),
+        # its computes from the cloud says so (FO-3, FO-4, BLK-3, NSX-3 and VMDK-8 read their nova.conf, BLK-5
+        # their data NIC). BLK-10: the twin is in no aggregate, so in nova's default zone, which no cinder zone
+        # serves.
+        ("SP-BLK-003", "SP-BLK-005", "SP-BLK-010", "SP-FO-002", "SP-FO-003", "SP-FO-004", "SP-FO-005",
+         "SP-NSX-003", "SP-VMDK-008"),
         TwinCompute(f"nova-compute-{TWIN_COMPUTE}", TWIN_COMPUTE),
     ),
     Fault(
@@ -242,10 +256,10 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "vmware-aggregate-has-kvm-host",
-        "kvm-1 is added to the vmware aggregate as well: a KVM host now sits in both aggregates and takes the "
-        "vmware aggregate's images",
+        "kvm-1 is moved into the vmware aggregate (its availability zone keeps a host out of two): a KVM host "
+        "now takes the vmware aggregate's images",
         ("SP-AGG-002", "SP-AGG-005"),
-        AggregateHost("vmware", "kvm-1"),
+        AggregateHost("vmware", "kvm-1", leaving="kvm"),
     ),
     Fault(
         "vmdk-image-untagged",
@@ -292,6 +306,113 @@ FAULTS: list[Fault] = [
             AggregateMetadata("vmware", _VMWARE_TRAIT, "required"),
             ConfigOption("nova", "scheduler", "enable_isolated_aggregate_filtering", True, restart=("nova-scheduler",)),
         )),
+    ),
+    Fault(
+        "neutron-core-plugin-ml2",
+        "Neutron's core plugin is plain ml2 instead of the NSX Policy plugin (vmware_nsxp): the lab's Neutron works "
+        "the same (its NSX mechanism driver runs either way), but the deployment is not the designed one",
+        ("SP-NSX-001",),
+        ConfigOption("neutron", "DEFAULT", "core_plugin", "ml2", restart=("neutron-api",)),
+    ),
+    Fault(
+        "tenant-network-vlan",
+        f"a VLAN network (physnet1, VLAN 150) is given to project {provision.MEMBER_PROJECT}: a tenant network "
+        "that is no NSX overlay",
+        ("SP-NSX-002",),
+        ProviderNetwork("sp-fault-vlan-net", "vlan", "physnet1", 150),
+    ),
+    Fault(
+        "ovs-agent-registered",
+        f"an Open vSwitch agent is registered on {KVM_COMPUTES[0]}: an L2 agent next to NSX on a compute",
+        ("SP-NSX-003",),
+        AgentRegistered("5f0c2a8e-0d4b-4c1e-9a37-6b2e1f7d9c01", "Open vSwitch agent", "neutron-openvswitch-agent",
+                        KVM_COMPUTES[0]),
+    ),
+    Fault(
+        "vmware-port-bound-as-portgroup",
+        "the lab's Neutron binds ports on the VMware computes as vSphere portgroup ports (vif_type dvs, as the DVS "
+        "plugin does) instead of NSX logical switch ports: nova's VMware driver backs their NICs with a portgroup "
+        "named after the network instead of the logical switch's opaque network, and no host carries one, so "
+        "VMware servers with ports do not boot",
+        ("SP-NSX-004", "SP-NSX-005"),
+        ConfigOption("ml2", "lab_nsx", "vmware_bind_dvs", True, restart=("neutron-api",)),
+    ),
+    Fault(
+        "nsx-port-on-wrong-segment",
+        f"in NSX, port {provision.PORT}'s segment port is moved from {provision.NETWORK}'s segment to a segment of "
+        "its own: the port would attach to another logical switch than its network's",
+        ("SP-NSX-007",),
+        SegmentPortMoved(provision.PORT, provision.NETWORK, "sp-fault-segment"),
+    ),
+    Fault(
+        "nsx-segment-unrealized",
+        f"in NSX, {provision.NETWORK}'s segment names a transport zone that does not exist: it cannot be realized "
+        "(no logical switch)",
+        ("SP-NSX-007",),
+        SegmentTransportZone(provision.NETWORK, "sp-fault-missing-tz"),
+    ),
+    Fault(
+        _SG_RULE_FAULT,
+        f"in NSX, the tcp/22 rule of security group {provision.SECURITY_GROUP}'s security policy is deleted (Neutron "
+        "still has the rule): NSX does not enforce what the group allows",
+        ("SP-NSX-009",),
+        PolicyRuleRemoved(_SG_RULE_FAULT, provision.SECURITY_GROUP, "tcp", 22),
+    ),
+    Fault(
+        "vmware-computes-disagree-on-linked-clone",
+        "vmware-2 sets [vmware] use_linked_clone=false while vmware-1 keeps the default (true): the two computes "
+        "share datastore sp-vmfs-shared and its image cache, one cloning linked children off cached images the "
+        "other treats as copies to age away",
+        ("SP-VMDK-008",),
+        ConfigOption("nova-vmware-2", "vmware", "use_linked_clone", False, restart=("nova-compute-vmware-2",)),
+    ),
+    Fault(
+        "vmware-computes-disagree-on-cache-prefix",
+        "vmware-2 sets [vmware] cache_prefix=vmware-2- while vmware-1 has none: on the datastore they share each "
+        "keeps its own image cache folder, so an image moves from Glance twice",
+        ("SP-VMDK-008",),
+        ConfigOption("nova-vmware-2", "vmware", "cache_prefix", "vmware-2-", restart=("nova-compute-vmware-2",)),
+    ),
+    Fault(
+        "vmdk-image-unknown-adapter",
+        "the lab's streamOptimized image says vmware_adaptertype=virtio-scsi, a SCSI model nova accepts but its "
+        "VMware driver does not know: the root disk silently gets the default LSI Logic controller",
+        # AGG-4 reads the value; VMDK-6 boots it and finds another controller.
+        ("SP-AGG-004", "SP-VMDK-006"),
+        ImageProperty("sp-vmware-stream-vmdk", "vmware_adaptertype", "virtio-scsi", provisioned="lsiLogic"),
+    ),
+    Fault(
+        "vmdk-image-cache-ages-at-once",
+        "vmware-1 runs nova's image cache manager every second and removes a cached image as soon as no server "
+        "uses it ([image_cache] manager_interval=1, remove_unused_original_minimum_age_seconds=0): its cache keeps "
+        "nothing, every boot there after the last server went copies the image from Glance again",
+        # VMDK-4 boots each format twice on each compute in turn; VMDK-8 sees vmware-1's aging differ from
+        # vmware-2's on the datastore they share.
+        ("SP-VMDK-004", "SP-VMDK-008"),
+        ConfigOption("nova-vmware-1", "image_cache", "manager_interval", 1,
+                     also=(("remove_unused_original_minimum_age_seconds", 0),)),
+    ),
+    Fault(
+        "vcenter-exports-flat-disks",
+        f"the lab vCenter's ExportVm hands out a disk's raw flat extent instead of a streamOptimized VMDK (advanced "
+        f"setting {_EXPORT_FORMAT}=flat, through OptionManager.UpdateOptions): nova uploads a snapshot's bytes as "
+        "they come, labelled streamOptimized",
+        ("SP-VMDK-007",),
+        VSphereChange(("option", _EXPORT_FORMAT, "flat"), ("option", _EXPORT_FORMAT, "streamOptimized")),
+    ),
+    Fault(
+        "glance-format-check-on",
+        "glance's [image_format] require_image_format_match is on while Glance holds a flat VMDK image "
+        "(sp-vmware-flat-vmdk): such an image could not be uploaded again, and no new one can be",
+        ("SP-VMDK-001",),
+        ConfigOption("glance", "image_format", "require_image_format_match", True, restart=("glance-api",)),
+    ),
+    Fault(
+        "vmdk-flat-image-labelled-thin",
+        "the lab's flat VMDK image says vmware_disktype=thin: a thin disk exported from VMFS, which moves its full "
+        "64 MiB extent to every datastore like a preallocated one",
+        ("SP-VMDK-002",),
+        ImageProperty("sp-vmware-flat-vmdk", "vmware_disktype", "thin", provisioned="preallocated"),
     ),
 ]
 BY_NAME = {fault.name: fault for fault in FAULTS}

@@ -46,24 +46,33 @@ class RenameAggregateKey(Action):
 
 @dataclass(frozen=True)
 class AggregateHost(Action):
-    """Add a host to an aggregate it does not belong in (an operator's slip); clear takes it out again."""
+    """Add a host to an aggregate it does not belong in (an operator's slip); clear takes it out again.
+
+    With availability zones per aggregate nova refuses a host in two zones (HTTP 409), so the slip an
+    operator can make is a move: with `leaving`, the host leaves that aggregate first and returns on clear."""
 
     aggregate: str
     host: str
+    leaving: str | None = None
 
     def inject(self, lab: Lab) -> str:
-        return self._move(lab, "add_host", present=False)
+        cloud = lab.cloud()
+        notes = [self._move(cloud, self.leaving, "remove_host", present=True)] if self.leaving else []
+        return "; ".join([*notes, self._move(cloud, self.aggregate, "add_host", present=False)])
 
     def clear(self, lab: Lab) -> str:
-        return self._move(lab, "remove_host", present=True)
-
-    def _move(self, lab: Lab, action: str, present: bool) -> str:
         cloud = lab.cloud()
-        aggregate = _aggregate(cloud, self.aggregate)
+        notes = [self._move(cloud, self.aggregate, "remove_host", present=True)]
+        if self.leaving:
+            notes.append(self._move(cloud, self.leaving, "add_host", present=False))
+        return "; ".join(notes)
+
+    def _move(self, cloud: Cloud, name: str, action: str, present: bool) -> str:
+        aggregate = _aggregate(cloud, name)
         if (self.host in aggregate.get("hosts", [])) != present:
-            return f"aggregate {self.aggregate}: {self.host} already {'out' if present else 'in'}"
+            return f"aggregate {name}: {self.host} already {'out' if present else 'in'}"
         cloud.call("compute", "POST", f"/os-aggregates/{aggregate['id']}/action", {action: {"host": self.host}})
-        return f"aggregate {self.aggregate}: {action} {self.host}"
+        return f"aggregate {name}: {action} {self.host}"
 
 
 @dataclass(frozen=True)

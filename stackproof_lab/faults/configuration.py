@@ -20,9 +20,12 @@ class ConfigOption(Action):
     option: str
     value: object
     restart: tuple[str, ...] = ()
+    # Further (option, value) pairs of the same section that only together with this one make the fault,
+    # rendered at once so that their readers restart once.
+    also: tuple[tuple[str, object], ...] = ()
 
     def overrides(self) -> Overrides:
-        return {self.config_id: {self.section: {self.option: self.value}}}
+        return {self.config_id: {self.section: {self.option: self.value, **dict(self.also)}}}
 
     def inject(self, lab: Lab) -> str:
         return self._apply(lab)
@@ -37,4 +40,5 @@ class ConfigOption(Action):
         for name in readers:
             services.stop(lab.layout, services.get(name))
         lab.converge(readers)
-        return f"{config.host}:{config.path}: [{self.section}] {self.option}; {', '.join(readers)} restarted"
+        options = ", ".join((self.option, *(option for option, _ in self.also)))
+        return f"{config.host}:{config.path}: [{self.section}] {options}; {', '.join(readers)} restarted"

@@ -13,6 +13,8 @@ Operations (each idempotent, each read back after the change):
     datastore CLUSTER DATASTORE unmount|mount
                                             HostStorageSystem.UnmountVmfsVolume on one host of the
                                             cluster / MountVmfsVolume wherever it is unmounted
+    option KEY VALUE                        OptionManager.UpdateOptions on the vCenter's advanced
+                                            settings (the lab vCenter's own config.stackproof.lab.*)
 """
 
 from __future__ import annotations
@@ -171,7 +173,22 @@ def datastore(content: Any, cluster_name: str, datastore_name: str, verb: str) -
     }
 
 
-OPERATIONS = {"drs": drs, "maintenance": maintenance, "datastore": datastore}
+def option(content: Any, key: str, value: str) -> dict[str, Any]:
+    """Set one vCenter advanced setting (vpxd's OptionManager) and read it back."""
+    from pyVmomi import vim
+
+    settings = content.setting
+    was = next((o.value for o in settings.setting if o.key == key), None)
+    if was != value:
+        settings.UpdateOptions(changedValue=[vim.option.OptionValue(key=key, value=value)])
+    found = next((o.value for o in settings.QueryOptions(name=key) if o.key == key), None)
+    if found != value:
+        raise ControlError(f"advanced setting {key} set to {value!r} but reads back {found!r}")
+    # No cluster's capacity changes: nothing for nova to catch up with (the lab's VSphereChange waits for none).
+    return {"option": key, "was": was, "value": found, "cluster": None, "capacity": None}
+
+
+OPERATIONS = {"drs": drs, "maintenance": maintenance, "datastore": datastore, "option": option}
 
 
 def run(state_dir: Path, operation: str, args: list[str]) -> dict[str, Any]:
@@ -203,11 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("cluster")
     p.add_argument("datastore")
     p.add_argument("verb", choices=["unmount", "mount"])
+    p = operations.add_parser("option")
+    p.add_argument("key")
+    p.add_argument("value")
     args = parser.parse_args(argv)
     positional = {
         "drs": lambda: [args.cluster, args.behavior],
         "maintenance": lambda: [args.cluster, args.verb],
         "datastore": lambda: [args.cluster, args.datastore, args.verb],
+        "option": lambda: [args.key, args.value],
     }[args.operation]()
     try:
         result = run(args.state_dir.resolve(), args.operation, positional)

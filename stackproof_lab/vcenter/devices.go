@@ -129,6 +129,10 @@ func syncDisks(changes []types.BaseVirtualDeviceConfigSpec) {
 			disk.CapacityInBytes = d.sectors * sectorSize
 			disk.CapacityInKB = disk.CapacityInBytes / 1024
 		}
+		// An existing file is attached as it is: vSphere reports the
+		// disk's own provisioning, whatever the spec claimed (nova asks
+		// for the image's disk type on a disk CopyVirtualDisk made).
+		backing.ThinProvisioned = types.NewBool(d.thin)
 	}
 }
 

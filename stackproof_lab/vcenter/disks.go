@@ -218,32 +218,7 @@ func copySparse(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 1<<20)
-	var size int64
-	for {
-		n, err := io.ReadFull(in, buf)
-		if n > 0 {
-			if bytes.Count(buf[:n], []byte{0}) == n {
-				_, err2 := out.Seek(int64(n), io.SeekCurrent)
-				if err2 != nil {
-					out.Close()
-					return err2
-				}
-			} else if _, err2 := out.Write(buf[:n]); err2 != nil {
-				out.Close()
-				return err2
-			}
-			size += int64(n)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			out.Close()
-			return err
-		}
-	}
-	if err := out.Truncate(size); err != nil {
+	if _, err := writeSparse(out, in); err != nil {
 		out.Close()
 		return err
 	}
@@ -474,34 +449,4 @@ func (m *virtualDiskManager) MoveVirtualDiskTask(ctx *simulator.Context, req *ty
 		return nil
 	})
 	return &methods.MoveVirtualDisk_TaskBody{Res: &types.MoveVirtualDisk_TaskResponse{Returnval: task}}
-}
-
-// ---------------------------------------------------------------------------
-// HostDatastoreBrowser: nova calls SearchDatastore_Task without a search
-// spec (listing sub-folders of its image cache), which made the simulator
-// dereference nil; and a spec without matchPattern matched no file, where
-// a vCenter matches every file.
-
-type datastoreBrowser struct {
-	*simulator.HostDatastoreBrowser
-}
-
-func searchSpecDefaults(spec *types.HostDatastoreBrowserSearchSpec) *types.HostDatastoreBrowserSearchSpec {
-	if spec == nil {
-		spec = &types.HostDatastoreBrowserSearchSpec{}
-	}
-	if len(spec.MatchPattern) == 0 {
-		spec.MatchPattern = []string{"*"}
-	}
-	return spec
-}
-
-func (b *datastoreBrowser) SearchDatastoreTask(req *types.SearchDatastore_Task) soap.HasFault {
-	req.SearchSpec = searchSpecDefaults(req.SearchSpec)
-	return b.HostDatastoreBrowser.SearchDatastoreTask(req)
-}
-
-func (b *datastoreBrowser) SearchDatastoreSubFoldersTask(req *types.SearchDatastoreSubFolders_Task) soap.HasFault {
-	req.SearchSpec = searchSpecDefaults(req.SearchSpec)
-	return b.HostDatastoreBrowser.SearchDatastoreSubFoldersTask(req)
 }

@@ -25,6 +25,10 @@ type inventorySpec struct {
 	opaqueNetworkID string
 	instanceUUID    string
 	datastoreRoot   string
+	// sharedDatastore, when set, names a VMFS datastore mounted on every
+	// host of every cluster: the nova-computes of both clusters can put
+	// their image caches on it (what SP-VMDK-008 examines).
+	sharedDatastore string
 }
 
 // inventory keeps what the extensions need to know about the topology.
@@ -147,8 +151,42 @@ func buildInventory(spec *inventorySpec) (*simulator.Model, *inventory, error) {
 		}
 		refreshDatastore(ds)
 	}
+	if spec.sharedDatastore != "" {
+		if err := addSharedDatastore(inv, spec); err != nil {
+			return nil, nil, err
+		}
+	}
 	return model, inv, nil
 }
+
+// addSharedDatastore adds a VMFS datastore mounted on every host of every
+// cluster (storage the clusters share). It reports itself nearly full
+// (sharedFreeSpace): nova places disks on the datastore with the most free
+// space, so each cluster keeps using its own datastore whatever the file
+// system behind them does (other work on the machine moves its free space
+// by tens of gigabytes), while every nova-compute can still place, and
+// cache images, on the shared one.
+func addSharedDatastore(inv *inventory, spec *inventorySpec) error {
+	name := spec.sharedDatastore
+	ds, err := createVmfsDatastore(inv, name, filepath.Join(spec.datastoreRoot, name))
+	if err != nil {
+		return err
+	}
+	for _, cluster := range inv.clusters {
+		for _, ref := range cluster.Host {
+			host := simulator.Map.Get(ref).(*simulator.HostSystem)
+			mountDatastore(ds, host)
+			inv.presented[ds.Self] = append(inv.presented[ds.Self], host.Self)
+		}
+	}
+	refreshDatastore(ds)
+	ds.Summary.FreeSpace = sharedFreeSpace
+	ds.Info.GetDatastoreInfo().FreeSpace = sharedFreeSpace
+	return nil
+}
+
+// sharedFreeSpace is what the shared datastore reports free: 1 GiB.
+const sharedFreeSpace = 1 << 30
 
 // appendRef returns refs plus ref in a new slice: the simulator shares
 // backing arrays between objects (a host's network list is a slice of its

@@ -79,6 +79,7 @@ func parseOptions() (*options, error) {
 	flag.StringVar(&o.inv.datacenter, "datacenter", "sp-dc1", "datacenter name")
 	clusters := flag.String("clusters", "sp-cluster-1,sp-cluster-2", "comma-separated cluster names")
 	flag.IntVar(&o.inv.hostsPerCluster, "hosts-per-cluster", 3, "ESXi hosts in each cluster")
+	flag.StringVar(&o.inv.sharedDatastore, "shared-datastore", "sp-vmfs-shared", "a VMFS datastore mounted on every host of every cluster (empty: none)")
 	flag.StringVar(&o.inv.opaqueNetwork, "opaque-network", "sp-nsx-tenant", "name of the NSX opaque network")
 	flag.StringVar(&o.inv.opaqueNetworkID, "opaque-network-id", "6f2d3e4a-0b1c-4d5e-8f90-a1b2c3d4e5f6", "its opaqueNetworkId (NSX logical switch id)")
 	flag.Parse()
@@ -186,6 +187,7 @@ func run(o *options) error {
 	}
 	defer model.Remove()
 	installExtensions(inv)
+	startNSXSync(inv)
 
 	service := model.Service
 	service.TLS = tlsConfig

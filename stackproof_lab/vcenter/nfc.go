@@ -15,8 +15,10 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
@@ -40,13 +42,20 @@ const (
 // transfer is one disk of a lease: the local descriptor it reads or writes.
 type transfer struct {
 	lease    types.ManagedObjectReference
-	file     string // descriptor path
-	capacity int64  // bytes (export)
-	extent   string // the flat extent with the data to export
+	file     string   // descriptor path
+	capacity int64    // bytes (export)
+	extents  []string // export: the flat extents of the disk's backing chain, the disk's own first
+	thin     bool     // import: the disk the import spec asked for is thin
 }
 
 var (
 	transfers sync.Map // "<lease>/<name>" -> *transfer
+	// imports counts the uploads in progress per lease: completing the
+	// lease waits for them. oslo.vmware completes the lease and closes its
+	// socket without reading the upload's response; the disk must be
+	// written by then (and the unread TLS records would make the kernel
+	// reset the connection, losing the tail of the upload still buffered).
+	imports sync.Map // lease moref value -> *sync.WaitGroup
 	// thumbprint is the server certificate's SHA-1 fingerprint, which NFC
 	// device URLs carry (oslo.vmware pins the connection to it).
 	thumbprint string
@@ -76,7 +85,11 @@ func serveNFC(service *simulator.Service) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
-		if err := writeStreamOptimized(w, t); err != nil {
+		write := writeStreamOptimized
+		if exportFormat() == exportFlat {
+			write = writeFlat
+		}
+		if err := write(w, t); err != nil {
 			log.Printf("nfc export %s: %v", t.file, err)
 		}
 	})
@@ -86,6 +99,9 @@ func serveNFC(service *simulator.Service) {
 			http.NotFound(w, r)
 			return
 		}
+		inFlight := importsOf(t.lease)
+		inFlight.Add(1)
+		defer inFlight.Done()
 		if err := readUpload(bufio.NewReaderSize(r.Body, 1<<20), t); err != nil {
 			log.Printf("nfc import %s: %v", t.file, err)
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -163,7 +179,7 @@ func (vm *virtualMachine) ExportVm(ctx *simulator.Context, req *types.ExportVm) 
 		}
 		name := fmt.Sprintf("disk-%d.vmdk", i)
 		transfers.Store(lease.Self.Value+"/"+name, &transfer{
-			lease: lease.Self, file: file, capacity: disk.capacity, extent: sourceExtent(disk.backing)})
+			lease: lease.Self, file: file, capacity: disk.capacity, extents: sourceExtents(disk.backing)})
 		lease.Info.DeviceUrl = append(lease.Info.DeviceUrl, types.HttpNfcLeaseDeviceUrl{
 			Key:           fmt.Sprintf("/%s/VirtualLsiLogicController0:0:%d", vm.Self.Value, i),
 			ImportKey:     fmt.Sprintf("/%s/VirtualLsiLogicController0:0:%d", vm.Name, i),
@@ -199,9 +215,14 @@ func (p *resourcePool) ImportVApp(ctx *simulator.Context, req *types.ImportVApp)
 		return res
 	}
 	files := map[string]string{}
+	thin := map[string]bool{}
 	for _, disk := range disksOf(vm) {
 		if file, fault := resolveDatastorePath(nil, disk.dsPath); fault == nil {
 			files[path.Base(file)] = file
+			// The disk is made as the import spec says (nova asks for thin).
+			if flat, ok := disk.backing.(*types.VirtualDiskFlatVer2BackingInfo); ok {
+				thin[path.Base(file)] = isTrue(flat.ThinProvisioned)
+			}
 		}
 	}
 	for i := range lease.Info.DeviceUrl {
@@ -211,7 +232,7 @@ func (p *resourcePool) ImportVApp(ctx *simulator.Context, req *types.ImportVApp)
 		if !ok || !isTrue(u.Disk) {
 			continue
 		}
-		transfers.Store(lease.Self.Value+"/"+name, &transfer{lease: lease.Self, file: file})
+		transfers.Store(lease.Self.Value+"/"+name, &transfer{lease: lease.Self, file: file, thin: thin[name]})
 		u.Url = "https://*" + importPrefix + lease.Self.Value + "/" + name
 		u.SslThumbprint = thumbprint
 	}
@@ -223,7 +244,23 @@ type httpNfcLease struct {
 	*simulator.HttpNfcLease
 }
 
+// importWait bounds how long completing a lease waits for its uploads.
+const importWait = 120 * time.Second
+
+func importsOf(lease types.ManagedObjectReference) *sync.WaitGroup {
+	wg, _ := imports.LoadOrStore(lease.Value, &sync.WaitGroup{})
+	return wg.(*sync.WaitGroup)
+}
+
 func (l *httpNfcLease) HttpNfcLeaseComplete(ctx *simulator.Context, req *types.HttpNfcLeaseComplete) soap.HasFault {
+	done := make(chan struct{})
+	go func() { importsOf(req.This).Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(importWait):
+		log.Printf("nfc lease %s completed with an upload still in progress after %s", req.This.Value, importWait)
+	}
+	imports.Delete(req.This.Value)
 	forgetLease(req.This)
 	return l.HttpNfcLease.HttpNfcLeaseComplete(ctx, req)
 }
@@ -309,24 +346,84 @@ func (s *sectorWriter) header(h *sparseHeader) {
 	s.write(buf.Bytes())
 }
 
-// sourceExtent finds the flat extent holding a disk's data along its
-// backing chain: the disk's own file, or for a linked clone or snapshot
-// delta (which the simulator keeps as empty placeholders) its parent's.
-func sourceExtent(backing types.BaseVirtualDeviceFileBackingInfo) string {
+// sourceExtents lists the flat extents along a disk's backing chain: the
+// disk's own, then its parent's (a linked clone or a snapshot delta), and
+// so on. A child holds only what was written to it, which for the lab's
+// VMs (they never run) is nothing: the data is in the parents.
+func sourceExtents(backing types.BaseVirtualDeviceFileBackingInfo) []string {
+	var extents []string
 	for i := 0; backing != nil && i < 32; i++ {
 		file, fault := resolveDatastorePath(nil, backing.GetVirtualDeviceFileBackingInfo().FileName)
 		if fault == nil {
 			if _, ok := readDescriptor(file); ok && exists(flatName(file)) {
-				return flatName(file)
+				extents = append(extents, flatName(file))
 			}
 		}
 		flat, ok := backing.(*types.VirtualDiskFlatVer2BackingInfo)
 		if !ok || flat.Parent == nil {
-			return ""
+			break
 		}
 		backing = flat.Parent
 	}
-	return ""
+	return extents
+}
+
+// chain reads a disk through its backing chain: a range a child leaves
+// zero is read from its parent, as a delta disk reads through.
+type chain []*os.File
+
+func openChain(extents []string) (chain, error) {
+	var c chain
+	for _, extent := range extents {
+		f, err := os.Open(extent)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c = append(c, f)
+	}
+	return c, nil
+}
+
+func (c chain) Close() {
+	for _, f := range c {
+		f.Close()
+	}
+}
+
+// hasData says whether f holds data in [off, off+n): extents are sparse
+// files, and a 1 GiB root disk is mostly holes that need no reading.
+func hasData(f *os.File, off, n int64) bool {
+	next, err := f.Seek(off, seekData)
+	if err != nil {
+		return false // ENXIO: only a hole from off to the end
+	}
+	return next < off+n
+}
+
+// seekData is lseek's SEEK_DATA (Linux, and what the lab runs on).
+const seekData = 3
+
+func (c chain) ReadAt(p []byte, off int64) (int, error) {
+	for i := range p {
+		p[i] = 0
+	}
+	for _, f := range c {
+		if !hasData(f, off, int64(len(p))) {
+			continue
+		}
+		n, err := f.ReadAt(p, off)
+		if err != nil && err != io.EOF {
+			return 0, err
+		}
+		for i := n; i < len(p); i++ {
+			p[i] = 0
+		}
+		if bytes.Count(p, []byte{0}) != len(p) {
+			break
+		}
+	}
+	return len(p), nil
 }
 
 func writeStreamOptimized(w io.Writer, t *transfer) error {
@@ -335,12 +432,9 @@ func writeStreamOptimized(w io.Writer, t *transfer) error {
 		sectors = uint64(d.sectors)
 	}
 	var src io.ReaderAt
-	if extent := t.extent; extent != "" {
-		f, err := os.Open(extent)
-		if err == nil {
-			defer f.Close()
-			src = f
-		}
+	if c, err := openChain(t.extents); err == nil && len(c) > 0 {
+		defer c.Close()
+		src = c
 	}
 	desc := fmt.Sprintf("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n"+
 		"createType=\"streamOptimized\"\n\n# Extent description\nRW %d SPARSE \"disk.vmdk\"\n\n"+
@@ -419,6 +513,78 @@ func writeStreamOptimized(w io.Writer, t *transfer) error {
 	return out.err
 }
 
+// How ExportVm hands out disks. vCenter exports stream-optimized VMDKs;
+// the lab's vpxd advanced setting exportOption (set through the vSphere
+// API, OptionManager.UpdateOptions) makes it export the raw flat extent
+// instead: a vCenter whose exports are not stream-optimized, the fault
+// SP-VMDK-007 exists to catch (nova uploads the bytes as a
+// streamOptimized snapshot whatever they are).
+const (
+	exportOption          = "config.stackproof.lab.exportDiskFormat"
+	exportStreamOptimized = "streamOptimized"
+	exportFlat            = "flat"
+)
+
+// exportFormat reads exportOption from the vCenter's settings.
+func exportFormat() string {
+	content := simulator.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance).Content
+	if content.Setting == nil {
+		return exportStreamOptimized
+	}
+	m, ok := simulator.Map.Get(*content.Setting).(*simulator.OptionManager)
+	if !ok {
+		return exportStreamOptimized
+	}
+	for _, option := range m.Setting {
+		if value := option.GetOptionValue(); value.Key == exportOption {
+			if text, ok := value.Value.(string); ok && text == exportFlat {
+				return exportFlat
+			}
+		}
+	}
+	return exportStreamOptimized
+}
+
+// writeFlat streams the disk's extent as it is (zeros where it has holes).
+func writeFlat(w io.Writer, t *transfer) error {
+	size := t.capacity
+	if d, ok := readDescriptor(t.file); ok && d.sectors > 0 {
+		size = d.sectors * sectorSize
+	}
+	c, err := openChain(t.extents)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = io.Copy(w, io.NewSectionReader(c, 0, size))
+	return err
+}
+
+// writeSparse copies r into f, seeking over zero blocks; returns the bytes read.
+func writeSparse(f *os.File, r io.Reader) (int64, error) {
+	buf := make([]byte, 1<<20)
+	var size int64
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if bytes.Count(buf[:n], []byte{0}) == n {
+				if _, serr := f.Seek(int64(n), io.SeekCurrent); serr != nil {
+					return size, serr
+				}
+			} else if _, werr := f.Write(buf[:n]); werr != nil {
+				return size, werr
+			}
+			size += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return size, f.Truncate(size)
+		}
+		if err != nil {
+			return size, err
+		}
+	}
+}
+
 // readUpload writes an uploaded disk to t.file as a descriptor and a flat
 // extent: a stream-optimized VMDK is inflated grain by grain; anything
 // else is taken as the raw extent.
@@ -430,11 +596,14 @@ func readUpload(r *bufio.Reader, t *transfer) error {
 	defer flat.Close()
 	magic, _ := r.Peek(4)
 	if string(magic) != "KDMV" {
-		n, err := io.Copy(flat, r)
+		// A raw extent: data is written, runs of zeros stay holes (what a
+		// disk never written reads as), so a 1 GiB extent of zeros costs
+		// no disk time on the lab machine.
+		n, err := writeSparse(flat, r)
 		if err != nil {
 			return err
 		}
-		return writeDescriptor(t.file, descriptor{sectors: (n + sectorSize - 1) / sectorSize, adapterType: "lsilogic"})
+		return writeDescriptor(t.file, descriptor{sectors: (n + sectorSize - 1) / sectorSize, adapterType: "lsilogic", thin: t.thin})
 	}
 	var header sparseHeader
 	if err := binary.Read(r, binary.LittleEndian, &header); err != nil {
@@ -452,7 +621,13 @@ func readUpload(r *bufio.Reader, t *transfer) error {
 	grain := make([]byte, header.GrainSize*sectorSize)
 	head := make([]byte, 12)
 	for {
-		if _, err := io.ReadFull(r, head); err != nil {
+		if n, err := io.ReadFull(r, head); err != nil {
+			// qemu-img's streamOptimized files keep their grain directory
+			// in the header's overhead and end after the last grain, with
+			// no footer and no end-of-stream marker.
+			if n == 0 && err == io.EOF {
+				return writeDescriptor(t.file, descriptor{sectors: int64(header.Capacity), adapterType: "lsilogic", thin: t.thin})
+			}
 			return fmt.Errorf("truncated stream: %v", err)
 		}
 		lba := binary.LittleEndian.Uint64(head[0:])
@@ -488,7 +663,7 @@ func readUpload(r *bufio.Reader, t *transfer) error {
 		}
 		switch binary.LittleEndian.Uint32(kind[0:]) {
 		case markerEOS:
-			return writeDescriptor(t.file, descriptor{sectors: int64(header.Capacity), adapterType: "lsilogic"})
+			return writeDescriptor(t.file, descriptor{sectors: int64(header.Capacity), adapterType: "lsilogic", thin: t.thin})
 		default:
 			if _, err := r.Discard(int(lba * sectorSize)); err != nil {
 				return err

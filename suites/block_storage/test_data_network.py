@@ -49,7 +49,11 @@ def _facts(host, nic: str, data_network) -> dict:
              "addresses": [ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}") for a in link.get("addr_info", [])],
              "defaults": [r.get("dev") for r in _ip_json(host, "ip -j route show default")]}
     if data_network.storage_target:
-        facts["route"] = _ip_json(host, "ip -j route get %s", data_network.storage_target)[0]
+        # A down NIC leaves no route at all ("Network is unreachable"): kept as found, so the NIC's own state
+        # is what the check reports first.
+        route = host.run("ip -j route get %s", data_network.storage_target)
+        facts["route"] = (json.loads(route.stdout or "[{}]")[0] if route.rc == 0
+                          else {"error": route.stderr.strip() or f"exit {route.rc}"})
     else:
         facts["routes"] = [r.get("dst") for r in _ip_json(host, "ip -j route show dev %s", nic)]
     return facts
@@ -87,7 +91,8 @@ def test_data_nic_up_with_designed_mtu_and_route(cloud, hosts, data_network) -> 
             route = facts["route"]
             expect(route.get("dev") == nic, f"the route to the storage target {data_network.storage_target} "
                    f"does not use the data NIC {nic}", expected=f"dev {nic}",
-                   found=f"dev {route.get('dev')}, via {route.get('gateway', 'direct')}, src {route.get('prefsrc')}",
+                   found=route.get("error") or (f"dev {route.get('dev')}, via {route.get('gateway', 'direct')}, "
+                                                f"src {route.get('prefsrc')}"),
                    where=f"{where}, ip route get {data_network.storage_target}")
         elif subnet is not None:
             expect(str(subnet) in facts["routes"], f"no route to the storage subnet {subnet} through {nic}",

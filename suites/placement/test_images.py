@@ -5,19 +5,10 @@ from __future__ import annotations
 import pytest
 
 from stackproof.findings import expect
+from stackproof.image_data import image_properties as properties
 from suites.placement.nova_facts import HV_TYPES, VMDK_CONTAINER_FORMATS, VMWARE_ADAPTER_TYPES, VMWARE_DISK_TYPES
 
 pytestmark = [pytest.mark.placement]
-
-
-def properties(image) -> dict:
-    """Image properties whether openstacksdk mapped them to attributes or left them in `properties`."""
-    props = dict(image.properties or {})
-    for key in ("hypervisor_type", "vmware_disktype", "vmware_adaptertype"):
-        value = getattr(image, key, None)
-        if value is not None:
-            props.setdefault(key, value)
-    return props
 
 
 @pytest.mark.control(

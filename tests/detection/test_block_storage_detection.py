@@ -62,6 +62,7 @@ EVIDENCE = {
     "vmware-cluster-fronted-twice": {
         "SP-BLK-003": ["vmware-1-twin", "not in the target's inventory"],
         "SP-BLK-005": ["vmware-1-twin", "not in the target's inventory"],
+        "SP-BLK-010": ["compute zone(s) nova have no cinder zone"],
     },
 }
 # Faults whose effect reaches past their own controls: proven alone.

@@ -41,6 +41,8 @@ EVIDENCE = {
     # (an image, a host, nova's answer), so it cannot match the source line that would print it.
     "qcow2-image-untagged": ["with qcow2 image sp-qemu-qcow2 was not refused", "on vmware-"],
     "vmware-aggregate-isolated-by-trait": ["was refused by VMware host vmware-", "refused: ERROR: No valid host"],
+    # vmdk (issue 15): AGG-4 reads the value the VMware driver does not know (SP-VMDK-006 boots it).
+    "vmdk-image-unknown-adapter": {"SP-AGG-004": ["sp-vmware-stream-vmdk", "vmware_adaptertype=virtio-scsi"]},
     "vmdk-image-unfiltered": {
         "SP-AGG-001": ["query_placement_for_image_type_support"],
         "SP-AGG-004": ["sp-vmware-sparse-vmdk", "hypervisor_type=None"],

@@ -18,7 +18,6 @@ pytestmark = pytest.mark.lab
 RUN = uuid.uuid4().hex[:8]
 VMWARE_HOSTS = {"vmware-1", "vmware-2"}
 VMWARE_HV_TYPE = "VMware vCenter Server"
-NSX_SWITCH = "sp-nsx-tenant"
 HOST_STATE_REASON = "set by vmwareapi host_state"
 TIMINGS: dict[str, float] = {}
 
@@ -139,12 +138,15 @@ def test_vcenter_reads_drs_fully_automated_shared_vmfs_and_vmotion(vsphere) -> N
         assert drs.enabled and drs.defaultVmBehavior == "fullyAutomated", (props["name"], drs)
         members = set(props["host"])
         assert len(members) == 3
-        own = [datastores[ds] for ds in props["datastore"] if datastores[ds]["name"].startswith("sp-vmfs-")]
-        assert len(own) == 1, props["name"]
-        summary = own[0]["summary"]
-        assert summary.type == "VMFS" and summary.multipleHostAccess and summary.accessible
-        rw = {m.key for m in own[0]["host"] if m.mountInfo.mounted and m.mountInfo.accessMode == "readWrite"}
-        assert members <= rw, f"{summary.name} not mounted read-write on every host of {props['name']}"
+        # Its own datastore (sp-vmfs-<n>) and the one both clusters share (sp-vmfs-shared).
+        own = {datastores[ds]["name"]: datastores[ds] for ds in props["datastore"]
+               if datastores[ds]["name"].startswith("sp-vmfs-")}
+        assert len(own) == 2 and "sp-vmfs-shared" in own, (props["name"], sorted(own))
+        for store in own.values():
+            summary = store["summary"]
+            assert summary.type == "VMFS" and summary.multipleHostAccess and summary.accessible
+            rw = {m.key for m in store["host"] if m.mountInfo.mounted and m.mountInfo.accessMode == "readWrite"}
+            assert members <= rw, f"{summary.name} not mounted read-write on every host of {props['name']}"
         for host in members:
             assert hosts[host]["summary.config.vmotionEnabled"] is True
             assert hosts[host]["config.vmotion"].netConfig.selectedVnic, hosts[host]["name"]
@@ -179,8 +181,9 @@ def test_vmdk_server_is_a_powered_on_vm_in_the_cluster_of_its_compute(lab, vsphe
     port = next(admin.network.ports(device_id=server.id))
     assert port.binding_vif_type == "ovs" and port.binding_host_id == server.compute_host
     switch_id = port.binding_vif_details["nsx-logical-switch-id"]
-    opaque = {p["name"]: p["summary"] for p in collect(vsphere, vim.OpaqueNetwork, ["name", "summary"]).values()}
-    assert opaque[NSX_SWITCH].opaqueNetworkId == switch_id
+    opaque = {p["summary"].opaqueNetworkId: p["name"] for p in collect(vsphere, vim.OpaqueNetwork,
+                                                                      ["name", "summary"]).values()}
+    assert switch_id in opaque, f"no opaque network for logical switch {switch_id}: {opaque}"
     nics = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
     assert len(nics) == 1
     backing = nics[0].backing

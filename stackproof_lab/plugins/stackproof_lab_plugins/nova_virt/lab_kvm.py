@@ -3,18 +3,23 @@
 nova's own ``fake.FakeDriver`` reports hypervisor type ``fake``: every image carrying
 ``hypervisor_type=qemu`` then gets "No valid host". This subclass reports what a libvirt host reports
 (type QEMU, the qemu HVType in supported_instances, the image types libvirt can boot and not VMDK), so
-nova's real filters and placement prefilters make the placement decisions. Guests are still only
-records in memory.
+nova's real filters and placement prefilters make the placement decisions. Guests are records in
+memory, but a guest booted from an image has a real root disk, made and snapshotted as libvirt's qcow2
+backend does (instance_disk.py): a server snapshot uploads a qcow2 image of that disk to glance.
 
 Loaded by nova as ``compute_driver = lab_kvm.LabKVMDriver`` (see compute_launcher.py).
 """
 
+import os
+
+from nova import block_device, exception
 from nova import conf as nova_conf
-from nova import exception
+from nova.compute import task_states
+from nova.image import glance
 from nova.objects import fields as obj_fields
 from nova.virt import driver, fake
 
-from stackproof_lab_plugins import nfs_connector
+from stackproof_lab_plugins import instance_disk, nfs_connector
 
 CONF = nova_conf.CONF
 
@@ -74,6 +79,7 @@ class LabKVMDriver(fake.FakeDriverWithoutFakeNodes):
 
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
+        self._image_api = glance.API()
         self.host_status_base.update(
             {
                 "hypervisor_type": obj_fields.HVType.QEMU.upper(),  # libvirt reports "QEMU"
@@ -112,6 +118,8 @@ class LabKVMDriver(fake.FakeDriverWithoutFakeNodes):
         # As libvirt: the guest's volumes (a boot volume included) are connected before it starts.
         for bdm in driver.block_device_info_get_mapping(block_device_info):
             self._connect(bdm["connection_info"])
+        if not block_device.get_root_bdm(driver.block_device_info_get_mapping(block_device_info)):
+            self._create_disk(context, instance)
         return super().spawn(context, instance, image_meta, injected_files, admin_password, allocations,
                              network_info=network_info, block_device_info=block_device_info, power_on=power_on,
                              accel_info=accel_info)
@@ -120,8 +128,51 @@ class LabKVMDriver(fake.FakeDriverWithoutFakeNodes):
                 destroy_secrets=True):
         super().destroy(context, instance, network_info, block_device_info=block_device_info,
                         destroy_disks=destroy_disks, destroy_secrets=destroy_secrets)
+        if destroy_disks:
+            instance_disk.remove(CONF.instances_path, instance.uuid)
         for bdm in driver.block_device_info_get_mapping(block_device_info):
             self._disconnect(bdm["connection_info"])
+
+    def snapshot(self, context, instance, image_id, update_task_state):
+        """As libvirt's cold snapshot: the root disk flattened into one qcow2 file, uploaded as the data of
+        the image nova-api created (which then goes active). A volume-backed server's snapshot never gets
+        here: nova-api snapshots its volumes instead."""
+        if instance.uuid not in self.instances:
+            raise exception.InstanceNotRunning(instance_id=instance.uuid)
+        disk = instance_disk.disk_path(CONF.instances_path, instance.uuid)
+        if not os.path.exists(disk):
+            # The guest came here by a migration or an evacuation, which move no disk in this driver.
+            disk = self._create_disk(context, instance)
+        update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
+        flat = instance_disk.flatten(disk, os.path.join(CONF.instances_path, "snapshots"))
+        try:
+            update_task_state(task_state=task_states.IMAGE_UPLOADING,
+                              expected_state=task_states.IMAGE_PENDING_UPLOAD)
+            with open(flat, "rb") as data:
+                self._image_api.update(context, image_id, self._snapshot_metadata(instance), data)
+        finally:
+            os.unlink(flat)
+
+    @staticmethod
+    def _snapshot_metadata(instance):
+        # What libvirt's _create_snapshot_metadata sends (the name and kernel/ramdisk ids aside).
+        image_meta = instance.image_meta
+        properties = {"image_location": "snapshot", "image_state": "available", "owner_id": instance.project_id}
+        if instance.os_type:
+            properties["os_type"] = instance.os_type
+        container = image_meta.container_format if image_meta.obj_attr_is_set("container_format") else "bare"
+        return {"disk_format": "qcow2", "container_format": container, "properties": properties}
+
+    def _create_disk(self, context, instance):
+        """The guest's root disk, on its image (downloaded once per host)."""
+        image_id = instance.image_ref
+        image_meta = instance.image_meta
+        base = instance_disk.cached_base(
+            CONF.instances_path, image_id,
+            lambda dest: self._image_api.download(context, image_id, dest_path=dest))
+        disk_format = image_meta.disk_format if image_meta.obj_attr_is_set("disk_format") else None
+        return instance_disk.create(CONF.instances_path, instance.uuid, base, instance_disk.qemu_format(disk_format),
+                                    instance.flavor.root_gb)
 
     @staticmethod
     def _connect(connection_info):

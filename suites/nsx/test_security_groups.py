@@ -1,0 +1,113 @@
+"""NSX-8: security groups really filter traffic on both hypervisors: what a rule allows flows, a removed rule stops
+it within the designed bound (and a restored one lets it flow again), and a group without rules blocks.
+
+The runner reaches each instance as a user does, through a floating IP (the NSX plugin's Tier-1 NAT), and knocks on
+the instance's ssh port: an answer (connection accepted or refused by the guest) is traffic that flowed, silence is
+traffic that was filtered. What the architecture also promises, that instances on the two hypervisors reach each
+other from inside, needs a login to the guest (its key pair through metadata): not evaluated here yet.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from stackproof.findings import expect
+from stackproof.servers import KVM_HV_TYPE, VMWARE_HV_TYPE
+from stackproof.waiting import WaitTimeout, wait_for
+from suites.nsx.attachment import Boot, port_of, run_network
+
+pytestmark = [pytest.mark.nsx]
+
+SSH = 22
+KNOCK_TIMEOUT = 2.0  # seconds a knock waits for an answer before it counts as filtered
+RULE = {"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp", "port_range_min": SSH, "port_range_max": SSH,
+        "remote_ip_prefix": "0.0.0.0/0"}
+
+
+def answers(address: str) -> bool:
+    """Whether the instance behind `address` answers on its ssh port (accepted or refused: the packet got there)."""
+    try:
+        with socket.create_connection((address, SSH), timeout=KNOCK_TIMEOUT):
+            return True
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+
+
+def external_network(cloud, designed: str | None):
+    externals = [n for n in cloud.network.networks(is_router_external=True)]
+    if designed:
+        found = [n for n in externals if designed in (n.name, n.id)]
+        expect(bool(found), f"the designed external network {designed} does not exist", expected=f"an external "
+               f"network {designed}", found=[n.name for n in externals] or "none", where="network API")
+        return found[0]
+    if len(externals) != 1:
+        pytest.skip(f"the runner reaches instances through floating IPs of the cloud's one external "
+                    f"network, and it has {len(externals)} ({', '.join(n.name for n in externals) or 'none'}); name "
+                    "one in architecture.nsx.external_network")
+    return externals[0]
+
+
+def all_settle(addresses: dict[str, str], flowing: bool, seconds: float, what: str) -> float:
+    """Seconds until every instance answers (or none does); fails with the ones that did not within `seconds`."""
+    started, timed_out = time.monotonic(), None
+    try:
+        wait_for(lambda: {name: answers(address) for name, address in addresses.items()},
+                 until=lambda seen: all(v == flowing for v in seen.values()), timeout=seconds, interval=0.5,
+                 description=what, state=lambda seen: ", ".join(f"{n}: {'answers' if v else 'silent'}"
+                                                                 for n, v in sorted(seen.items())))
+    except WaitTimeout as exc:
+        timed_out = str(exc)
+    expect(timed_out is None, what, expected=f"{'answers' if flowing else 'silence'} within {seconds:g} s",
+           found=timed_out, where=f"floating IPs {addresses}, tcp/{SSH}")
+    return time.monotonic() - started
+
+
+@pytest.mark.control(
+    "SP-NSX-008",
+    title="Security groups filter traffic on both hypervisors, within the designed bound",
+    statement="Security groups work for instances on both hypervisors (legacy networking on vSphere had none): "
+              "allowed traffic flows, a removed rule stops it, a group without rules blocks.",
+)
+@pytest.mark.workload
+def test_security_groups_filter_traffic(cloud, run, target, resources, waiter, nsx_design) -> None:
+    aliases = {extension.alias for extension in cloud.network.extensions()}
+    if "router" not in aliases:
+        pytest.skip("the runner reaches instances through floating IPs, and the cloud has no router "
+                    "extension (no routers, no floating IPs)")
+    external = external_network(cloud, nsx_design.external_network)
+    network = run_network(resources, "nsx8-net")
+    subnet = next(iter(cloud.network.subnets(network_id=network.id)))
+    router = resources.create("router", hint="nsx8-router", external_gateway_info={"network_id": external.id})
+    cloud.network.add_interface_to_router(router, subnet_id=subnet.id)
+    group = resources.create("security_group", hint="nsx8-ssh")
+    rule = cloud.network.create_security_group_rule(security_group_id=group.id, **RULE)
+    empty = resources.create("security_group", hint="nsx8-empty")
+    for default in cloud.network.security_group_rules(security_group_id=empty.id):
+        cloud.network.delete_security_group_rule(default)
+
+    boots = [Boot(cloud, resources, target, run, hv_type, network, f"nsx8-{family}",
+                  security_groups=[{"name": group.name}]) for family, hv_type in (("kvm", KVM_HV_TYPE),
+                                                                                  ("vmware", VMWARE_HV_TYPE))]
+    ports, addresses = {}, {}
+    for b in boots:
+        server = b.active(waiter)
+        ports[server.compute_host] = port_of(cloud, server, network)
+        fip = resources.create("floating_ip", floating_network_id=external.id, port_id=ports[server.compute_host].id)
+        addresses[server.compute_host] = fip.floating_ip_address
+
+    bound = nsx_design.enforcement_seconds
+    all_settle(addresses, True, waiter.timeouts.get("server_active"),
+               f"ssh allowed by security group {group.name} to reach the instances")
+    cloud.network.delete_security_group_rule(rule)
+    all_settle(addresses, False, bound, f"ssh to stop within {bound:g} s of removing its rule from {group.name}")
+    cloud.network.create_security_group_rule(security_group_id=group.id, **RULE)
+    all_settle(addresses, True, bound, f"ssh to flow again within {bound:g} s of restoring its rule")
+    for port in ports.values():
+        cloud.network.update_port(port, security_groups=[empty.id])
+    all_settle(addresses, False, bound, f"ssh to stop within {bound:g} s of moving the ports to {empty.name}, "
+               "a group without rules")

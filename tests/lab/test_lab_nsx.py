@@ -1,0 +1,87 @@
+"""Lab self-test, NSX side: the lab NSX manager runs healthy, the lab's Neutron realises what it makes in it as the
+NSX plugin does, and the lab vCenter's hosts carry an opaque network per logical switch, following segments as they
+come and go. Read through the APIs, as an operator would (the manager with the lab's own client)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from stackproof import target, vsphere
+from stackproof_lab import layout as lab_layout
+from stackproof_lab.nsx import design
+from stackproof_lab.nsx import lab as nsx_lab
+
+pytestmark = pytest.mark.lab
+
+RUN = uuid.uuid4().hex[:8]
+SYNC_LIMIT = 15  # seconds: the vCenter reads the manager every second; a busy machine stretches that
+
+
+@pytest.fixture(scope="module")
+def nsx(lab):
+    return nsx_lab.client(lab_layout.Layout(state=lab.state, port_base=lab_layout.current().port_base))
+
+
+def switch_of(nsx, network_id: str) -> str | None:
+    realized = nsx.call("GET", "/policy/api/v1/infra/realized-state/realized-entities?intent_path="
+                               f"/infra/segments/{network_id}")["results"]
+    return realized[0].get("realization_specific_identifier") if realized else None
+
+
+def test_nsx_manager_is_a_healthy_lab_service(lab) -> None:
+    rows = {row["service"]: row for row in lab.status()["services"]}
+    assert rows["nsx-manager"]["health"] == "up" and rows["nsx-manager"]["rss"] < 100 * 2**20
+
+
+def test_provisioned_network_port_and_group_are_in_nsx(lab, nsx) -> None:
+    admin = lab.connect("sp-lab-admin")
+    network = admin.network.find_network("sp-net", ignore_missing=False)
+    port = next(admin.network.ports(name="sp-port", network_id=network.id))
+    group = admin.network.find_security_group("sp-sg", ignore_missing=False)
+    assert (network.provider_network_type, network.mtu) == ("geneve", 1500)
+    segment = nsx.policy("GET", f"/infra/segments/{network.id}")
+    assert segment["transport_zone_path"].endswith(f"/transport-zones/{design.OVERLAY_TZ_ID}")
+    switch = switch_of(nsx, network.id)
+    assert switch and port.binding_vif_details["nsx-logical-switch-id"] == switch
+    segment_port = nsx.policy("GET", f"/infra/segments/{network.id}/ports/{port.id}")
+    assert {"scope": "os-security-group", "tag": group.id} in segment_port["tags"]
+    assert [b["ip_address"] for b in segment_port["address_bindings"]] == [ip["ip_address"] for ip in port.fixed_ips]
+    policy = nsx.policy("GET", f"/infra/domains/{group.project_id}/security-policies/{group.id}")
+    assert {r["id"] for r in policy["rules"]} == {r["id"] for r in group.security_group_rules}
+    members = nsx.call("GET", f"/policy/api/v1/infra/domains/{group.project_id}/groups/{group.id}/members/"
+                              "segment-ports")["results"]
+    assert [m["path"] for m in members] == [f"/infra/segments/{network.id}/ports/{port.id}"]
+
+
+def test_opaque_networks_follow_segments_on_every_vcenter_host(lab, nsx) -> None:
+    from pyVim.connect import Disconnect
+    from pyVmomi import vim
+
+    si = vsphere.connect(target.load(lab.target_yaml), "vc1")
+
+    def carried() -> dict[str, set[str]]:
+        hosts = vsphere.retrieve(si, vim.HostSystem, ["name", "config.network.opaqueNetwork"])
+        return {h["name"]: {n.opaqueNetworkId for n in h.get("config.network.opaqueNetwork") or []} for h in hosts}
+
+    def wait(condition, what: str) -> float:
+        began = time.monotonic()
+        while not condition():
+            assert time.monotonic() - began < SYNC_LIMIT, f"{what} not within {SYNC_LIMIT}s: {carried()}"
+            time.sleep(0.5)
+        return time.monotonic() - began
+
+    admin = lab.connect("sp-lab-admin")
+    network = admin.network.create_network(name=f"sp-labtest-nsx-{RUN}")
+    try:
+        switch = switch_of(nsx, network.id)
+        assert switch, "a new network is a realized segment at once"
+        appeared = wait(lambda: all(switch in ids for ids in carried().values()), "the opaque network on every host")
+    finally:
+        admin.network.delete_network(network, ignore_missing=True)
+    gone = wait(lambda: not any(switch in ids for ids in carried().values()), "the opaque network gone")
+    Disconnect(si)
+    assert nsx.call("GET", "/api/v1/logical-switches")["result_count"] >= 1
+    print(f"opaque network on every host {appeared:.1f}s after the network; gone {gone:.1f}s after its deletion")
