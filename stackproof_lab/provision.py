@@ -57,6 +57,11 @@ NETWORK = "sp-net"
 SUBNET = "sp-subnet"
 SUBNET_CIDR = "192.0.2.0/24"  # documentation range: a record in Neutron only, no traffic ever
 NETWORK_TYPE = "geneve"  # tenant networks are NSX overlay segments (ml2 tenant_network_types)
+# The external network: routers' gateways and floating IPs, flat on the edge's br-ex, its subnet the lab's
+# external /27 (layout.py) whose first address is the runner's: the runner reaches floating IPs directly.
+EXTERNAL_NETWORK = "sp-public"
+EXTERNAL_SUBNET = "sp-public-subnet"
+EXTERNAL_POOL = (10, 30)  # host numbers of the floating IP pool in the /27; .2-.9 stay free for the lab
 # A security group of the member project with the rules a tenant typically opens (ssh, ping), and a standing
 # port on sp-net in it, bound to a KVM compute as an instance's port is: what readonly checks cross-check with NSX
 # (segment port, address bindings, group membership) on a cloud at rest.
@@ -242,6 +247,7 @@ def architecture(layout: Layout, say: Callable[[str], None]) -> str:
         cloud.call("compute", "PUT", f"/os-quota-sets/{project}", {"quota_set": QUOTAS["compute"]})
         cloud.call("volume", "PUT", f"/os-quota-sets/{project}", {"quota_set": QUOTAS["volume"]})
     _ensure_network(cloud, member)
+    _ensure_external_network(layout, cloud)
     _ensure_security_group(cloud, member)
     _ensure_port(cloud, member)
     say(_realize_in_nsx(layout, cloud))
@@ -370,6 +376,21 @@ def _ensure_network(cloud: Cloud, project_id: str) -> None:
                 }
             },
         )
+
+
+def _ensure_external_network(layout: Layout, cloud: Cloud) -> None:
+    network = _find(cloud, "network", "/networks", "networks", EXTERNAL_NETWORK)
+    if network is None:
+        network = cloud.call("network", "POST", "/networks", {"network": {
+            "name": EXTERNAL_NETWORK, "router:external": True, "provider:network_type": "flat",
+            "provider:physical_network": topology.EXTERNAL_PHYSNET}})["network"]
+    if not _find(cloud, "network", "/subnets", "subnets", EXTERNAL_SUBNET, network_id=network["id"]):
+        net = layout.external_network
+        first, last = EXTERNAL_POOL
+        cloud.call("network", "POST", "/subnets", {"subnet": {
+            "name": EXTERNAL_SUBNET, "network_id": network["id"], "ip_version": 4, "cidr": str(net),
+            "gateway_ip": topology.external_gateway(layout), "enable_dhcp": False,
+            "allocation_pools": [{"start": str(net.network_address + first), "end": str(net.network_address + last)}]}})
 
 
 def _ensure_security_group(cloud: Cloud, project_id: str) -> None:

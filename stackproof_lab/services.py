@@ -24,7 +24,7 @@ from typing import NamedTuple
 from stackproof_lab import configs, hostnet, passwords, processes, provision, rest, topology
 from stackproof_lab.configs.openstack import SERVICE_DOWN_TIME
 from stackproof_lab.errors import LabError
-from stackproof_lab.layout import Layout
+from stackproof_lab.layout import REPO, Layout
 from stackproof_lab.nsx import design as nsx_design
 from stackproof_lab.nsx import lab as nsx_lab
 from stackproof_lab.topology import CONTROLLER, STORAGE
@@ -200,6 +200,15 @@ def _compute(host: str, *, vmware: bool, on: str | None = None, conf: str = "/et
     )
 
 
+def _node_agent_argv(layout: Layout) -> list[str]:
+    return [str(layout.venv_bin / "python"), "-m", "stackproof_lab.dataplane.agent", "--config",
+            configs.dataplane.CONF]
+
+
+def _node_agent_env(layout: Layout) -> dict[str, str]:
+    return {"PYTHONPATH": str(REPO)}
+
+
 def _sshd(host: str) -> Service:
     def argv(layout: Layout) -> list[str]:
         config = layout.hosts / host / "ssh" / "sshd_config"
@@ -281,6 +290,10 @@ SERVICES: list[Service] = [
     # The lab NSX manager (stackproof_lab/nsx): the NSX-T Policy API the lab's Neutron realises everything in,
     # on the controller's management address as computes and operators reach a real one.
     Service("nsx-manager", CONTROLLER, "nsx", nsx_lab.argv, "nsx", port=nsx_design.PORT, env=nsx_lab.env, grace=5),
+    # NSX's data plane on every transport node (stackproof_lab/dataplane): segments, instances as namespaces with
+    # their port's MAC and addresses, the distributed firewall in front of them, routers with NAT on the edge.
+    *(Service(f"nsx-node-agent-{h.name}", h.name, "nsx", _node_agent_argv, "process", env=_node_agent_env, grace=3,
+              unit="nsx-node-agent", after=("neutron-api", "nsx-manager")) for h in topology.TOPOLOGY.transport_nodes),
     # Its driver realises every network, port and security group in the NSX manager: that answers first.
     Service("neutron-api", CONTROLLER, "neutron", _uwsgi("neutron.wsgi.api:application", "neutron-api"), "http",
             port="neutron-api", env=_dir_env("OS_NEUTRON_CONFIG_DIR", "/etc/neutron"),

@@ -142,7 +142,8 @@ def description(layout: Layout) -> dict[str, object]:
             "volume_steering": {"mechanism": "availability_zones"},
             # The lab NSX manager's overlay transport zone and what the lab's Neutron makes of it (nsx/design.py).
             "nsx": {"transport_zone": nsx_design.OVERLAY_TZ, "overlay_mtu": nsx_design.OVERLAY_MTU,
-                    "kvm_bridge": nsx_design.KVM_BRIDGE, "enforcement_seconds": nsx_design.SG_ENFORCEMENT_SECONDS},
+                    "kvm_bridge": nsx_design.KVM_BRIDGE, "enforcement_seconds": nsx_design.SG_ENFORCEMENT_SECONDS,
+                    "external_network": provision.EXTERNAL_NETWORK},
             "failover": {"service_down_time": SERVICE_DOWN_TIME, "report_interval": REPORT_INTERVAL,
                          "restart_margin": RESTART_MARGIN,
                          "resource_update_interval": UPDATE_RESOURCES_INTERVAL},

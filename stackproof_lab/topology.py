@@ -70,9 +70,9 @@ VMDK_BACKEND = "lab-vmdk"  # cinder's own VMwareVcVmdkDriver against the lab vCe
 # a volume zone equal to its own default_availability_zone.
 AVAILABILITY_ZONES = {"kvm": "az-kvm", "vmware": "az-vmware"}
 NOVA_CONTROLLER_HOST = "lab-controller"  # nova's [DEFAULT] host of the control plane services
-# The NSX edge: DHCP servers (dnsmasq) and the metadata proxy per network, routers (Tier-1 gateways) with
-# NAT; Neutron's DHCP and router ports are bound to it.
-EDGE = "edge"
+# The NSX edge: routers (Tier-1 gateways) with NAT. The controller plays it (the lab keeps one host per
+# role it checks; nothing checks an edge node apart), a transport node of the overlay like the computes.
+EDGE = "controller"
 
 
 @dataclass(frozen=True)
@@ -165,17 +165,16 @@ CONTROL_FAMILIES = ("keystone", "glance", "placement", "nova", "neutron", "cinde
                     "nsx")
 
 TOPOLOGY = Topology((
-    Host(CONTROLLER, "ctl", 0, ("controller", "scheduler"), CONTROL_FAMILIES),
+    Host(CONTROLLER, "ctl", 0, ("controller", "scheduler"), CONTROL_FAMILIES,
+         tep_index=len(KVM_COMPUTES) + len(VMWARE_COMPUTES)),
     Host(STORAGE, "sto", 1, ("storage",), ("cinder", "ganesha")),
-    *(Host(name, f"k{i + 1}", 2 + i, ("compute-kvm",), ("nova",), data_index=i, tep_index=i)
+    *(Host(name, f"k{i + 1}", 2 + i, ("compute-kvm",), ("nova", "nsx"), data_index=i, tep_index=i)
       for i, name in enumerate(KVM_COMPUTES)),
     # The VMware computes stand in for their clusters' ESXi hosts on the overlay: a VMware instance's port
     # is plugged on the transport node of the compute that runs it.
-    *(Host(name, f"v{i + 1}", 2 + len(KVM_COMPUTES) + i, ("compute-vmware",), ("nova",),
+    *(Host(name, f"v{i + 1}", 2 + len(KVM_COMPUTES) + i, ("compute-vmware",), ("nova", "nsx"),
            data_index=len(KVM_COMPUTES) + i, tep_index=len(KVM_COMPUTES) + i)
       for i, name in enumerate(VMWARE_COMPUTES)),
-    Host(EDGE, "edg", 2 + len(KVM_COMPUTES) + len(VMWARE_COMPUTES), ("nsx-edge",), ("neutron",),
-         tep_index=len(KVM_COMPUTES) + len(VMWARE_COMPUTES)),
 ))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackproof_lab import passwords, topology
-from stackproof_lab.configs import cinder, glance, infrastructure, keystone, neutron, nova, placement
+from stackproof_lab.configs import cinder, dataplane, glance, infrastructure, keystone, neutron, nova, placement
 from stackproof_lab.configs.ini import Overrides, Sections, apply_overrides, render
 from stackproof_lab.layout import Layout
 from stackproof_lab.topology import CONTROLLER, STORAGE, TOPOLOGY
@@ -38,6 +38,10 @@ class ConfigFile:
 
 def _compute(name: str) -> Renderer:
     return lambda layout, password: nova.compute(layout, password, name)
+
+
+def _node_agent(host: str) -> Renderer:
+    return lambda layout, password: dataplane.node_agent(layout, host)
 
 
 def _cinder(host: str) -> Renderer:
@@ -66,6 +70,8 @@ FILES: list[ConfigFile] = [
     ConfigFile("mariadb", CONTROLLER, "/etc/mysql/my.cnf", infrastructure.mariadb, ("mariadb",)),
     ConfigFile("rabbitmq", CONTROLLER, "/etc/rabbitmq/rabbitmq.conf", infrastructure.rabbitmq, ("rabbitmq",),
                flat=True),
+    *(ConfigFile(f"nsx-agent-{h.name}", h.name, dataplane.CONF, _node_agent(h.name), (f"nsx-node-agent-{h.name}",))
+      for h in TOPOLOGY.transport_nodes),
     ConfigFile("ganesha", STORAGE, "/etc/ganesha/ganesha.conf", infrastructure.ganesha, ("nfs-ganesha",)),
 ]
 BY_ID = {f.id: f for f in FILES}

@@ -18,7 +18,9 @@ def neutron(layout: Layout, password: dict[str, str]) -> Sections:
             "core_plugin": "vmware_nsxp",
             # The TEP path's MTU: Geneve networks get it less the encapsulation (nsx_design.OVERLAY_MTU for tenants).
             "global_physnet_mtu": nsx_design.UNDERLAY_MTU,
-            "service_plugins": "",
+            # Routers and floating IPs as the NSX plugin offers them (Tier-1 gateways with NAT): neutron's own L3
+            # plugin keeps them; the edge's node agent realizes them (stackproof_lab/dataplane), no L3 agent.
+            "service_plugins": "router",
             "auth_strategy": "keystone",
             "transport_url": transport_url(layout, password),
             "state_path": str(data),

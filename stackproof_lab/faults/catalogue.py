@@ -334,7 +334,7 @@ FAULTS: list[Fault] = [
         "plugin does) instead of NSX logical switch ports: nova's VMware driver backs their NICs with a portgroup "
         "named after the network instead of the logical switch's opaque network, and no host carries one, so "
         "VMware servers with ports do not boot",
-        ("SP-NSX-004", "SP-NSX-005"),
+        ("SP-NSX-004", "SP-NSX-005", "SP-NSX-008"),
         ConfigOption("ml2", "lab_nsx", "vmware_bind_dvs", True, restart=("neutron-api",)),
     ),
     Fault(
@@ -357,6 +357,14 @@ FAULTS: list[Fault] = [
         "still has the rule): NSX does not enforce what the group allows",
         ("SP-NSX-009",),
         PolicyRuleRemoved(_SG_RULE_FAULT, provision.SECURITY_GROUP, "tcp", 22),
+    ),
+    Fault(
+        "nsx-firewall-not-enforced",
+        "the NSX node agents of every compute stop enforcing the distributed firewall (NSX still holds every rule): "
+        "instances answer whatever their security groups say",
+        ("SP-NSX-008",),
+        Together(tuple(ConfigOption(f"nsx-agent-{host}", "agent", "enforce_firewall", False)
+                       for host in _COMPUTES)),
     ),
     Fault(
         "vmware-computes-disagree-on-linked-clone",

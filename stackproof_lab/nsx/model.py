@@ -417,6 +417,102 @@ class Store:
             return result
 
 
+    # --- the distributed firewall as transport nodes enforce it --------------------------------------
+
+    def vif_firewall(self) -> list[Body]:
+        """Per realized segment port with a VIF attachment: its logical switch and VNI and the ordered rules that
+        apply to it, groups and services already resolved (remote addresses, protocols and ports).
+
+        What NSX's central control plane computes and pushes to each transport node's distributed firewall; real
+        NSX has no public API for it (its nodes get it over the control channel), the lab serves it for its node
+        agents (stackproof_lab/dataplane) at /api/v1/lab/vif-firewall. Policies in category order, then by
+        sequence number; rules by sequence number; the first rule that matches decides, as in NSX."""
+        with self._lock:
+            ports = {p: b for p, b in self.objects.items()
+                     if b.get("resource_type") == "SegmentPort" and self.is_realized(p)}
+            groups = [p for p, b in self.objects.items() if b.get("resource_type") == "Group"]
+            membership = {g: self.members(g) for g in groups}
+            policies = sorted(((p, b) for p, b in self.objects.items() if b.get("resource_type") == "SecurityPolicy"),
+                              key=lambda item: (_category_rank(item[1]), item[1].get("sequence_number", 0), item[0]))
+            ordered = [(policy, rule) for policy, _ in policies
+                       for _, rule in sorted(self._children(policy, BY_TYPE["Rule"]),
+                                             key=lambda item: (item[1].get("sequence_number", 0), item[0]))
+                       if not rule.get("disabled")]
+            result = []
+            for path, port in sorted(ports.items()):
+                attachment = (port.get("attachment") or {}).get("id")
+                if not attachment:
+                    continue
+                mine = {g for g, (members, _) in membership.items() if path in members}
+                segment = parent_of(path)
+                result.append({
+                    "port": attachment, "segment_path": segment, "logical_switch_id": self.realized_ids.get(segment),
+                    "vni": self.vnis.get(segment), "address_bindings": port.get("address_bindings") or [],
+                    "rules": [entry for policy, rule in ordered
+                              for entry in self._entries(rule, mine, membership, ports)],
+                })
+            return result
+
+    def _entries(self, rule: Body, mine: set[str], membership: dict[str, tuple[list[str], list[str]]],
+                 ports: dict[str, Body]) -> list[Body]:
+        """A rule as it applies to a port in groups ``mine``: one entry per direction that concerns the port."""
+        def applies(groups: list[str]) -> bool:
+            return ANY in groups or bool(mine & set(groups))
+
+        def addresses(groups: list[str]) -> list[str] | None:
+            if ANY in groups:
+                return None
+            found: set[str] = set()
+            for group in groups:
+                members, prefixes = membership.get(group, ([], []))
+                found.update(prefixes)
+                for member in members:
+                    for binding in ports.get(member, {}).get("address_bindings") or []:
+                        ip = binding.get("ip_address")
+                        found.add(str(ipaddress.ip_network(ip.get("ip_address") if isinstance(ip, dict) else ip,
+                                                           strict=False)))
+            return sorted(found)
+
+        if not applies(rule.get("scope") or [ANY]):
+            return []
+        directions = {"IN_OUT": ("IN", "OUT")}.get(rule.get("direction", "IN_OUT"), (rule.get("direction"),))
+        services = None if ANY in (rule.get("services") or [ANY]) else [
+            self._service_match(entry) for service in rule["services"]
+            for _, entry in self._children(service, BY_TYPE["ServiceEntry"])]
+        entries = []
+        for direction in directions:
+            local, remote = (("destination_groups", "source_groups") if direction == "IN"
+                             else ("source_groups", "destination_groups"))
+            if not applies(rule.get(local) or [ANY]):
+                continue
+            entries.append({"rule": rule["path"], "direction": direction, "action": rule.get("action", "ALLOW"),
+                            "ip_protocol": rule.get("ip_protocol", "IPV4_IPV6"),
+                            "remote": addresses(rule.get(remote) or [ANY]), "services": services})
+        return entries
+
+    @staticmethod
+    def _service_match(entry: Body) -> Body:
+        """A service entry as a packet match: protocol (tcp, udp, icmp, icmpv6 or a number) and its ports or type.
+        Read from its fields (the store keeps every entry as ServiceEntry, whatever type the client sent)."""
+        if entry.get("l4_protocol"):
+            return {"protocol": str(entry["l4_protocol"]).lower(),
+                    "ports": [str(p) for p in entry.get("destination_ports") or []]}
+        if str(entry.get("protocol", "")).startswith("ICMP"):
+            return {"protocol": "icmpv6" if entry["protocol"] == "ICMPv6" else "icmp",
+                    "icmp_type": entry.get("icmp_type"), "icmp_code": entry.get("icmp_code")}
+        if entry.get("protocol_number") is not None:
+            return {"protocol": str(entry["protocol_number"])}
+        return {"protocol": "unsupported", "entry": entry.get("path")}
+
+
+CATEGORIES = ("Ethernet", "Emergency", "Infrastructure", "Environment", "Application")  # NSX's evaluation order
+
+
+def _category_rank(policy: Body) -> int:
+    category = policy.get("category", "Application")
+    return CATEGORIES.index(category) if category in CATEGORIES else len(CATEGORIES)
+
+
 def _condition_holds(condition: Body, port: Body) -> bool:
     """A Condition on segment port tags (member_type SegmentPort, key Tag, value "scope|tag")."""
     if condition.get("member_type") not in ("SegmentPort", "LogicalPort") or condition.get("key") != "Tag":

@@ -274,6 +274,8 @@ class Handler(BaseHTTPRequestHandler):
             return {"healthy": True}
         if path == "/node/version":
             return {"node_version": VERSION, "product_version": VERSION}
+        if path == "/lab/vif-firewall":  # the lab's stand-in for the control plane's push to its nodes
+            return page(store.vif_firewall(), query)
         for collection, items in (("/logical-switches", store.logical_switches),
                                   ("/logical-ports", store.logical_ports)):
             if path == collection:

@@ -28,13 +28,14 @@ EVIDENCE = {
     "vmware-port-bound-as-portgroup": {
         "SP-NSX-004": ["a server with a port did not boot on vmware-"],
         "SP-NSX-005": ["a server with a port did not boot on vmware-"],
+        "SP-NSX-008": ["a server with a port did not boot on vmware-"],
     },
+    "nsx-firewall-not-enforced": {"SP-NSX-008": ["of removing its rule from sp-", "kvm-", ": answers"]},
 }
-# What the lab cannot give these checks before its instances are real network endpoints (issue 17, phase 2): they
-# say so, and the proofs hold them to saying exactly that.
+# What the lab cannot give these checks: its KVM computes plug VIFs into Linux bridges of its NSX node agents, not
+# into an NSX-managed Open vSwitch bridge (no Open vSwitch here). The check says so, and the proofs hold it to that.
 NOT_EVALUATED = {
     "SP-NSX-006": "no KVM compute the target describes plugs VIFs into a host bridge",
-    "SP-NSX-008": "the cloud has no router extension",
 }
 
 

@@ -1,0 +1,24 @@
+"""/etc/nsx/node-agent.ini of each transport node: what the lab's NSX node agent (stackproof_lab/dataplane) carries."""
+
+from __future__ import annotations
+
+from stackproof_lab import topology
+from stackproof_lab.configs.ini import Sections
+from stackproof_lab.layout import Layout
+
+CONF = "/etc/nsx/node-agent.ini"
+# Seconds between two turns of an agent: well inside the enforcement bound the target sets (SP-NSX-008), and
+# five agents reading Neutron and NSX once a second is load the lab carries.
+INTERVAL = 1.0
+
+
+def node_agent(layout: Layout, host: str) -> Sections:
+    me = topology.TOPOLOGY.get(host)
+    peers = [h.tep_address() for h in topology.TOPOLOGY.transport_nodes if h.name != host]
+    edge = host == topology.EDGE
+    return {
+        "lab": {"state_dir": str(layout.state), "port_base": layout.port_base},
+        "agent": {"node": host, "edge": edge, "interval": INTERVAL, "enforce_firewall": True},
+        "overlay": {"local_tep": me.tep_address(), "remote_teps": ",".join(peers),
+                    **({"external_bridge": topology.EXTERNAL_BRIDGE} if edge else {})},
+    }

@@ -1,0 +1,213 @@
+"""Makes a node's desired state real in its kernel: segments, instance namespaces, routers, nftables.
+
+Runs inside the node (the agent is a process of the lab host): links are the host's, namespaces are named in
+the host's own /run. A segment is a Linux bridge ``nsx<vni>`` with a VXLAN device to every other transport
+node's TEP (head-end replication, as NSX's MTEP mode floods to the other TEPs). An instance is a network
+namespace ``vm-<port>`` whose eth0 has the port's MAC and addresses, its peer ``tap<port>`` on the segment's
+bridge, as nova names the tap. A router is a namespace ``qrouter-<id>`` with ``qr-`` interfaces on segments and
+a ``qg-`` gateway on br-ex. What exists and is no longer wanted goes.
+
+Each object is remembered by the desired value it was made from: a changed object is made again (a VIF's
+firewall alone is re-rendered in place, atomically), an unchanged one is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from dataclasses import dataclass, field, replace
+
+from stackproof_lab.dataplane import render
+from stackproof_lab.dataplane.state import NodeState, Router, RouterPort, Vif, short
+
+LOG = logging.getLogger("nsx-node-agent")
+VXLAN_PORT = 4789
+FLOOD = "00:00:00:00:00:00"
+
+
+class CommandFailed(Exception):
+    pass
+
+
+def run(*argv: str, stdin: str | None = None) -> str:
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        raise CommandFailed(f"{' '.join(argv)}: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def _in(namespace: str, *argv: str, stdin: str | None = None) -> str:
+    return run("ip", "netns", "exec", namespace, *argv, stdin=stdin)
+
+
+def bridge(vni: int) -> str:
+    return f"nsx{vni}"
+
+
+def _links() -> set[str]:
+    return {line.split(":")[1].strip().split("@")[0] for line in run("ip", "-o", "link").splitlines()}
+
+
+def _namespaces() -> set[str]:
+    return {line.split()[0] for line in run("ip", "netns", "list").splitlines() if line.strip()}
+
+
+@dataclass
+class Node:
+    """The realizer of one transport node; ``made`` remembers what each object was made from."""
+
+    local_tep: str
+    remote_teps: tuple[str, ...]
+    external_bridge: str | None
+    made: dict[str, object] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        """Start from nothing: whatever a previous agent made is removed (its namespaces and segments)."""
+        for namespace in _namespaces():
+            if namespace.startswith(("vm-", "qrouter-")):
+                run("ip", "netns", "del", namespace)
+        for link in _links():
+            ours = link.startswith(("rq-", "rg-")) or any(
+                link.startswith(prefix) and link[len(prefix):].isdigit() for prefix in ("nsx", "vx"))
+            if ours and link in _links():  # a veth's peer goes with it
+                run("ip", "link", "del", link)
+        self.made.clear()
+
+    def apply(self, desired: NodeState) -> list[str]:
+        """Make ``desired`` real; returns the problems met (each object's failure is its own, retried next time)."""
+        problems: list[str] = []
+        for vni in sorted(desired.vnis):
+            self._step(problems, f"segment {vni}", vni, self._segment)
+        for vif in desired.vifs:
+            self._step(problems, f"vif {vif.port_id}", vif, self._vif)
+        for router in desired.routers:
+            self._step(problems, f"router {router.router_id}", router, self._router)
+        wanted = {f"segment {v}" for v in desired.vnis} | {f"vif {v.port_id}" for v in desired.vifs} | {
+            f"router {r.router_id}" for r in desired.routers}
+        for key in sorted(set(self.made) - wanted, key=lambda k: k.startswith("segment")):
+            self._step(problems, key, None, self._remove)
+        return problems
+
+    def _step(self, problems: list[str], key: str, value: object, action) -> None:
+        if value is not None and self.made.get(key) == value:
+            return
+        try:
+            action(key, value)
+        except (CommandFailed, subprocess.TimeoutExpired) as exc:
+            problems.append(f"{key}: {exc}")
+            self.made.pop(key, None)  # made again next time
+            return
+        if value is None:
+            self.made.pop(key, None)
+            LOG.info("removed %s", key)
+        else:
+            LOG.info("%s %s", "remade" if key in self.made else "made", key)
+            self.made[key] = value
+
+    # --- segments --------------------------------------------------------------------------------
+
+    def _segment(self, key: str, vni: int) -> None:
+        name, vxlan = bridge(vni), f"vx{vni}"
+        links = _links()
+        if name not in links:
+            run("ip", "link", "add", name, "type", "bridge")
+        if vxlan not in links:
+            run("ip", "link", "add", vxlan, "type", "vxlan", "id", str(vni), "local", self.local_tep, "dstport",
+                str(VXLAN_PORT), "nolearning")
+            for tep in self.remote_teps:
+                run("bridge", "fdb", "append", FLOOD, "dev", vxlan, "dst", tep)
+        run("ip", "link", "set", vxlan, "master", name, "up")
+        run("ip", "link", "set", name, "up")
+
+    # --- instances -------------------------------------------------------------------------------
+
+    def _vif(self, key: str, vif: Vif) -> None:
+        before = self.made.get(key)
+        if isinstance(before, Vif) and replace(before, firewall=vif.firewall) == vif:
+            _in(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
+            return
+        for made in (before, vif):
+            _clear(made)
+        run("ip", "netns", "add", vif.namespace)
+        run("ip", "link", "add", vif.tap, "mtu", str(vif.mtu), "type", "veth", "peer", "name", "eth0", "mtu",
+            str(vif.mtu), "netns", vif.namespace)
+        run("ip", "link", "set", vif.tap, "master", bridge(vif.vni), "up")
+        _in(vif.namespace, "ip", "link", "set", "lo", "up")
+        _in(vif.namespace, "ip", "link", "set", "eth0", "address", vif.mac)
+        for address in vif.addresses:
+            _in(vif.namespace, "ip", "addr", "add", address, "dev", "eth0")
+        _in(vif.namespace, "ip", "link", "set", "eth0", "up")
+        if vif.gateway:
+            _in(vif.namespace, "ip", "route", "add", "default", "via", vif.gateway)
+        _in(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
+
+    # --- routers ---------------------------------------------------------------------------------
+
+    def _router(self, key: str, router: Router) -> None:
+        before = self.made.get(key)
+        if isinstance(before, Router) and replace(before, floating=router.floating, snat=router.snat) == router:
+            self._floating(router, before.floating)
+            return
+        for made in (before, router):
+            _clear(made)
+        ns = router.namespace
+        run("ip", "netns", "add", ns)
+        _in(ns, "ip", "link", "set", "lo", "up")
+        _in(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        for port in router.interfaces:
+            self._router_port(ns, port, "qr-", "rq-", bridge(port.vni))
+        if router.gateway and self.external_bridge:
+            self._router_port(ns, router.gateway, "qg-", "rg-", self.external_bridge)
+            if router.next_hop:
+                _in(ns, "ip", "route", "add", "default", "via", router.next_hop)
+        self._floating(router, ())
+
+    def _router_port(self, ns: str, port: RouterPort, inner: str, outer: str, master: str) -> None:
+        name, peer = f"{inner}{short(port.port_id)}", f"{outer}{short(port.port_id)}"
+        run("ip", "link", "add", peer, "type", "veth", "peer", "name", name, "netns", ns)
+        run("ip", "link", "set", peer, "master", master, "up")
+        _in(ns, "ip", "link", "set", name, "address", port.mac)
+        _in(ns, "ip", "addr", "add", port.address, "dev", name)
+        _in(ns, "ip", "link", "set", name, "up")
+
+    def _floating(self, router: Router, before: tuple[tuple[str, str], ...]) -> None:
+        """Floating addresses on the gateway (so br-ex's neighbours find them) and the NAT table."""
+        if router.gateway is None:
+            return
+        gateway = f"qg-{short(router.gateway.port_id)}"
+        old, new = {f for f, _ in before}, {f for f, _ in router.floating}
+        for address in sorted(old - new):
+            _in(router.namespace, "ip", "addr", "del", f"{address}/32", "dev", gateway)
+        for address in sorted(new - old):
+            _in(router.namespace, "ip", "addr", "add", f"{address}/32", "dev", gateway)
+        _in(router.namespace, "nft", "-f", "-", stdin=render.nat(router))
+
+    # --- removal ---------------------------------------------------------------------------------
+
+    def _remove(self, key: str, _: object) -> None:
+        before = self.made.get(key)
+        if isinstance(before, Vif | Router):
+            _clear(before)
+        elif key.startswith("segment "):
+            vni = int(key.split()[1])
+            links = _links()
+            for name in (f"vx{vni}", bridge(vni)):
+                if name in links:
+                    run("ip", "link", "del", name)
+
+
+def _clear(made: object) -> None:
+    """Remove an instance's or a router's namespace and the outer ends of its links, whatever half of it exists."""
+    if not isinstance(made, Vif | Router):
+        return
+    if made.namespace in _namespaces():
+        run("ip", "netns", "del", made.namespace)
+    if isinstance(made, Vif):
+        outer = [made.tap]
+    else:
+        outer = [f"{prefix}{short(p.port_id)}" for p in (*made.interfaces, *((made.gateway,) if made.gateway else ()))
+                 for prefix in ("rq-", "rg-")]
+    links = _links()
+    for name in outer:
+        if name in links:
+            run("ip", "link", "del", name)

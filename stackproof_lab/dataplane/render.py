@@ -1,0 +1,89 @@
+"""nftables text for what a node enforces: a VIF's distributed firewall and a router's NAT.
+
+The firewall sits at the VIF, in the instance's namespace, on the input and output hooks: this kernel has no
+conntrack for the bridge family (``ct state`` in a bridge table is refused), and a distributed firewall without
+state would drop the replies of allowed flows. Each table is replaced whole and atomically (``nft -f``: the
+table is declared, deleted and declared again in one transaction), so a rule change never opens a gap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stackproof_lab.dataplane.state import Router, Vif
+
+FIREWALL_TABLE = "nsx_dfw"
+NAT_TABLE = "nsx_nat"
+VERDICT = {"ALLOW": "accept", "DROP": "drop", "REJECT": "reject"}
+
+
+def _replace(family: str, table: str, body: list[str]) -> str:
+    return "\n".join([f"table {family} {table} {{}}", f"delete table {family} {table}", f"table {family} {table} {{",
+                      *body, "}", ""])
+
+
+def _service_matches(service: dict[str, Any]) -> list[str] | None:
+    """nft matches for one service entry (None: a protocol this renderer cannot express, the rule is left out)."""
+    protocol = service.get("protocol")
+    if protocol in ("tcp", "udp"):
+        ports = service.get("ports") or []
+        dport = f" {protocol} dport {{ {', '.join(p for p in ports)} }}" if ports else ""
+        return [f"meta l4proto {protocol}{dport}"]
+    if protocol == "icmp":
+        match = "meta l4proto icmp"
+        if service.get("icmp_type") is not None:
+            match += f" icmp type {int(service['icmp_type'])}"
+            if service.get("icmp_code") is not None:
+                match += f" icmp code {int(service['icmp_code'])}"
+        return [match]
+    if protocol == "icmpv6":
+        return ["meta l4proto ipv6-icmp"]
+    if protocol and protocol.isdigit():
+        return [f"meta l4proto {int(protocol)}"]
+    return None
+
+
+def _rule_lines(entry: dict[str, Any], address_key: str) -> list[str]:
+    verdict = VERDICT.get(entry.get("action", "ALLOW"), "drop")
+    family = {"IPV4": "meta nfproto ipv4 ", "IPV6": "meta nfproto ipv6 "}.get(entry.get("ip_protocol"), "")
+    remote = entry.get("remote")
+    if remote is not None:
+        v4 = [a for a in remote if ":" not in a]
+        if not v4:
+            return []  # nobody (an empty group), or only IPv6 addresses: the lab's guests are IPv4 only
+        where = f"ip {address_key} {{ {', '.join(v4)} }} "
+    else:
+        where = ""
+    services = entry.get("services")
+    matches = [""] if services is None else [m for s in services for m in (_service_matches(s) or [])]
+    return [f"    {family}{where}{match} {verdict}".replace("  ", " ").rstrip() for match in matches]
+
+
+def firewall(vif: Vif) -> str:
+    """The VIF's firewall: replies of allowed flows, then NSX's rules in order (the first match decides), then what
+    NSX does when no rule matches: allow. No firewall (port security off): everything passes."""
+    chains = []
+    for hook, direction, address_key in (("input", "IN", "saddr"), ("output", "OUT", "daddr")):
+        lines = [f"  chain {hook} {{", f"    type filter hook {hook} priority 0; policy accept;"]
+        if vif.firewall is not None:
+            lines += ["    iifname \"lo\" accept" if hook == "input" else "    oifname \"lo\" accept",
+                      "    ct state established,related accept", "    ct state invalid drop"]
+            for entry in vif.firewall:
+                if entry.get("direction") == direction:
+                    lines += _rule_lines(entry, address_key)
+        chains += [*lines, "  }"]
+    return _replace("inet", FIREWALL_TABLE, chains)
+
+
+def nat(router: Router) -> str:
+    """The router's NAT: floating IPs both ways, then SNAT of its internal networks to its gateway address."""
+    gateway = router.gateway.address.split("/")[0] if router.gateway else None
+    pre = ["  chain prerouting {", "    type nat hook prerouting priority dstnat; policy accept;"]
+    post = ["  chain postrouting {", "    type nat hook postrouting priority srcnat; policy accept;"]
+    for floating, fixed in router.floating:
+        pre.append(f"    ip daddr {floating} dnat to {fixed}")
+        post.append(f"    ip saddr {fixed} oifname \"qg-{router.gateway.port_id[:11]}\" snat to {floating}")
+    if gateway:
+        for cidr in router.snat:
+            post.append(f"    ip saddr {cidr} oifname \"qg-{router.gateway.port_id[:11]}\" snat to {gateway}")
+    return _replace("ip", NAT_TABLE, [*pre, "  }", *post, "  }"])
