@@ -228,7 +228,12 @@ class NsxDesign(_Strict):
         description="seconds within which a security group change takes effect on the data path (SP-NSX-008)")
     external_network: str | None = Field(
         default=None, description="the external network (name or id) whose floating IPs the runner reaches "
-                                  "instances through (SP-NSX-008); unset: the cloud's only external network")
+                                  "instances through (SP-NSX-008, SP-NSX-010); unset: the cloud's only external "
+                                  "network")
+    guest_user: str | None = Field(
+        default=None, min_length=1,
+        description="the user a server's key pair logs in as on the images the NSX checks boot (cirros, ubuntu, "
+                    "...): SP-NSX-010 runs commands inside servers; unset: SP-NSX-010 is not evaluated")
 
 
 class Architecture(_Strict):

@@ -32,7 +32,9 @@ APT_PACKAGES = [
     "gcc",  # uWSGI compiles from its sdist
     "libc6-dev",
     "openssh-server",  # each lab host's sshd
-    "nftables",  # host-level faults: a firewall rule in a host's network namespace
+    "nftables",  # host-level faults: a firewall rule in a host's network namespace; the NSX data plane
+    "iputils-ping",  # the lab's guests (instance namespaces run the host's tools): ping and nc, as guest images have
+    "netcat-openbsd",
     "rpcbind",  # the storage host's NFS server: portmapper for NFSv3 clients
     "nfs-ganesha",  # ... a user-space NFS server (this kernel has no nfsd)
     "nfs-ganesha-vfs",

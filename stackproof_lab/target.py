@@ -143,7 +143,7 @@ def description(layout: Layout) -> dict[str, object]:
             # The lab NSX manager's overlay transport zone and what the lab's Neutron makes of it (nsx/design.py).
             "nsx": {"transport_zone": nsx_design.OVERLAY_TZ, "overlay_mtu": nsx_design.OVERLAY_MTU,
                     "kvm_bridge": nsx_design.KVM_BRIDGE, "enforcement_seconds": nsx_design.SG_ENFORCEMENT_SECONDS,
-                    "external_network": provision.EXTERNAL_NETWORK},
+                    "external_network": provision.EXTERNAL_NETWORK, "guest_user": nsx_design.GUEST_USER},
             "failover": {"service_down_time": SERVICE_DOWN_TIME, "report_interval": REPORT_INTERVAL,
                          "restart_margin": RESTART_MARGIN,
                          "resource_update_interval": UPDATE_RESOURCES_INTERVAL},

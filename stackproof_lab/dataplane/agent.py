@@ -52,10 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     LOG.info("node %s (edge: %s): TEP %s, peers %s, every %.1f s, firewall %s", node_name, edge, node.local_tep,
              ", ".join(node.remote_teps), interval, "enforced" if enforce else "NOT ENFORCED (lab fault)")
     last_notes: tuple[str, ...] = ()
+    keys: dict[str, str | None] = {}
     while True:
         started = time.monotonic()
         try:
-            desired = state.read(neutron, nsx, node_name, edge=edge, enforce=enforce)
+            desired = state.read(neutron, nsx, node_name, edge=edge, enforce=enforce, keys=keys)
         except LabError as exc:
             LOG.warning("cannot read the desired state: %s", exc)
         else:

@@ -13,16 +13,38 @@ firewall alone is re-rendered in place, atomically), an unchanged one is left al
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import subprocess
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from stackproof_lab.dataplane import render
 from stackproof_lab.dataplane.state import NodeState, Router, RouterPort, Vif, short
+from stackproof_lab.topology import VXLAN_PORT
 
 LOG = logging.getLogger("nsx-node-agent")
-VXLAN_PORT = 4789
 FLOOD = "00:00:00:00:00:00"
+# Each instance's guest side: its sshd's host key, authorized key, config and pid, in the node's /var/lib/nsx.
+GUESTS = Path("/var/lib/nsx/guests")
+GUEST_SSHD = """# The guest sshd of instance port {port}: the server's key pair (from nova, as metadata gives it to
+# cloud-init) logs in as root. Written by the lab's NSX node agent.
+ListenAddress 0.0.0.0
+Port 22
+HostKey {folder}/ssh_host_ed25519_key
+AuthorizedKeysFile {folder}/authorized_keys
+PidFile {folder}/sshd.pid
+StrictModes no
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PrintMotd no
+LogLevel ERROR
+"""
 
 
 class CommandFailed(Exception):
@@ -62,7 +84,9 @@ class Node:
     made: dict[str, object] = field(default_factory=dict)
 
     def reset(self) -> None:
-        """Start from nothing: whatever a previous agent made is removed (its namespaces and segments)."""
+        """Start from nothing: whatever a previous agent made is removed (guest sshds, namespaces, segments)."""
+        for pid_file in GUESTS.glob("*/sshd.pid"):
+            _stop(pid_file)
         for namespace in _namespaces():
             if namespace.startswith(("vm-", "qrouter-")):
                 run("ip", "netns", "del", namespace)
@@ -140,6 +164,8 @@ class Node:
         if vif.gateway:
             _in(vif.namespace, "ip", "route", "add", "default", "via", vif.gateway)
         _in(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
+        if vif.authorized_key:
+            _guest_sshd(vif)
 
     # --- routers ---------------------------------------------------------------------------------
 
@@ -200,6 +226,8 @@ def _clear(made: object) -> None:
     """Remove an instance's or a router's namespace and the outer ends of its links, whatever half of it exists."""
     if not isinstance(made, Vif | Router):
         return
+    if isinstance(made, Vif):
+        _stop_guest_sshd(made)
     if made.namespace in _namespaces():
         run("ip", "netns", "del", made.namespace)
     if isinstance(made, Vif):
@@ -211,3 +239,26 @@ def _clear(made: object) -> None:
     for name in outer:
         if name in links:
             run("ip", "link", "del", name)
+
+
+def _guest_sshd(vif: Vif) -> None:
+    """The guest's sshd in the instance's namespace, accepting the server's key pair."""
+    folder = GUESTS / short(vif.port_id)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = folder / "ssh_host_ed25519_key"
+    if not key.exists():
+        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"guest-{short(vif.port_id)}", "-f", str(key))
+    (folder / "authorized_keys").write_text(vif.authorized_key.strip() + "\n")
+    os.chmod(folder / "authorized_keys", 0o600)
+    (folder / "sshd_config").write_text(GUEST_SSHD.format(port=vif.port_id, folder=folder))
+    _in(vif.namespace, "/usr/sbin/sshd", "-f", str(folder / "sshd_config"))
+
+
+def _stop_guest_sshd(vif: Vif) -> None:
+    _stop(GUESTS / short(vif.port_id) / "sshd.pid")
+
+
+def _stop(pid_file: Path) -> None:
+    with contextlib.suppress(OSError, ValueError, IndexError):  # not running (no key pair, or gone already)
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)
+    pid_file.unlink(missing_ok=True)

@@ -34,6 +34,7 @@ class Vif:
     vni: int
     mtu: int
     firewall: tuple[dict[str, Any], ...] | None  # NSX's rules for it, in order; None: no firewall (port security off)
+    authorized_key: str | None = None  # the server's key pair (what cloud-init puts in the guest from metadata)
 
     @property
     def namespace(self) -> str:
@@ -84,9 +85,21 @@ def _listed(answer: Any, key: str) -> list[dict[str, Any]]:
     return list((answer or {}).get(key) or [])
 
 
-def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True) -> NodeState:
+def server_key(cloud: Any, server_id: str) -> str | None:
+    """The public key of a server's key pair, as nova's metadata serves it to the guest (None: no key pair)."""
+    server = (cloud.call("compute", "GET", f"/servers/{server_id}") or {}).get("server") or {}
+    if not server.get("key_name"):
+        return None
+    keypair = cloud.call("compute", "GET", f"/os-keypairs/{server['key_name']}?user_id={server['user_id']}")
+    return ((keypair or {}).get("keypair") or {}).get("public_key")
+
+
+def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True,
+         keys: dict[str, str | None] | None = None) -> NodeState:
     """The desired state of ``node`` (a nova host name) from Neutron (``rest.Cloud``) and NSX (``NsxApi``).
-    ``enforce`` False (a lab fault): the node ignores the firewall rules NSX gives it."""
+    ``enforce`` False (a lab fault): the node ignores the firewall rules NSX gives it. ``keys``: servers' public
+    keys already read, by server id (a server's key pair never changes), filled as servers appear."""
+    keys = {} if keys is None else keys
     ports = [p for p in _listed(neutron.call("network", "GET", f"/ports?binding:host_id={node}"), "ports")
              if (p.get("device_owner") or "").startswith(COMPUTE_OWNER)]
     routers = _listed(neutron.call("network", "GET", "/routers"), "routers") if edge else []
@@ -108,6 +121,8 @@ def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True)
         if realized is None or vni is None:
             notes.append(f"port {port['id']}: no realized segment port or segment in NSX; not plugged")
             continue
+        if port.get("device_id") and port["device_id"] not in keys:
+            keys[port["device_id"]] = server_key(neutron, port["device_id"])
         fixed = [(ip["ip_address"], subnets.get(ip["subnet_id"])) for ip in port.get("fixed_ips") or []]
         v4 = [(ip, s) for ip, s in fixed if s and s.get("ip_version") == 4]
         vifs.append(Vif(
@@ -115,7 +130,8 @@ def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True)
             addresses=tuple(f"{ip}/{_prefixlen(s['cidr'])}" for ip, s in v4),
             gateway=next((s.get("gateway_ip") for _, s in v4 if s.get("gateway_ip")), None), vni=vni,
             mtu=int(networks.get(port["network_id"], {}).get("mtu") or 1500),
-            firewall=tuple(realized["rules"]) if enforce and port.get("port_security_enabled", True) else None))
+            firewall=tuple(realized["rules"]) if enforce and port.get("port_security_enabled", True) else None,
+            authorized_key=keys.get(port.get("device_id") or "")))
     made = _routers(neutron, routers, subnets, switches, notes)
     vnis = {v.vni for v in vifs} | {i.vni for r in made for i in r.interfaces if i.vni is not None}
     return NodeState(frozenset(vnis), tuple(sorted(vifs, key=lambda v: v.port_id)), made, tuple(notes))

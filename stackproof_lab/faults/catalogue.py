@@ -19,7 +19,7 @@ from stackproof_lab.faults.cloud import (
     VolumeTypeSpec,
 )
 from stackproof_lab.faults.configuration import ConfigOption
-from stackproof_lab.faults.network import DataNicChange, VCenterCut
+from stackproof_lab.faults.network import DataNicChange, TunnelBlocked, VCenterCut
 from stackproof_lab.faults.nsx import (
     AgentRegistered,
     PolicyRuleRemoved,
@@ -334,7 +334,7 @@ FAULTS: list[Fault] = [
         "plugin does) instead of NSX logical switch ports: nova's VMware driver backs their NICs with a portgroup "
         "named after the network instead of the logical switch's opaque network, and no host carries one, so "
         "VMware servers with ports do not boot",
-        ("SP-NSX-004", "SP-NSX-005", "SP-NSX-008"),
+        ("SP-NSX-004", "SP-NSX-005", "SP-NSX-008", "SP-NSX-010"),
         ConfigOption("ml2", "lab_nsx", "vmware_bind_dvs", True, restart=("neutron-api",)),
     ),
     Fault(
@@ -365,6 +365,14 @@ FAULTS: list[Fault] = [
         ("SP-NSX-008",),
         Together(tuple(ConfigOption(f"nsx-agent-{host}", "agent", "enforce_firewall", False)
                        for host in _COMPUTES)),
+    ),
+    Fault(
+        "overlay-tunnel-blocked-between-clusters",
+        "a firewall on the KVM computes drops the overlay's tunnel traffic (VXLAN) with the VMware computes' TEPs: "
+        "both sides still reach the edge, so floating IPs answer, but servers on KVM and on VMware no longer reach "
+        "each other on their common network",
+        ("SP-NSX-010",),
+        TunnelBlocked(KVM_COMPUTES, VMWARE_COMPUTES),
     ),
     Fault(
         "vmware-computes-disagree-on-linked-clone",

@@ -1,4 +1,5 @@
-"""Faults on the lab hosts' networks: a data NIC down or at another MTU, a firewall rule on a host."""
+"""Faults on the lab hosts' networks: a data NIC down or at another MTU, a firewall rule on a host (to the vCenter,
+or between transport nodes' tunnel endpoints)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,46 @@ class VCenterCut(Action):
         # A VMware nova-compute dies at start when vCenter does not answer: while the path is cut, `up`
         # leaves it as it is (running and disabled, or stopped).
         return (f"nova-compute-{self.host}",)
+
+
+TUNNEL_TABLE = "stackproof-fault-tep"
+
+
+@dataclass(frozen=True)
+class TunnelBlocked(Action):
+    """A firewall on transport nodes ``hosts`` drops the overlay's tunnel traffic (VXLAN, udp/4789) to and from the
+    TEPs of ``peers``, as a firewall between two clusters' TEP networks that lets Geneve/VXLAN through to the edge
+    only: each side still reaches the edge (floating IPs work), the two sides no longer reach each other."""
+
+    hosts: tuple[str, ...]
+    peers: tuple[str, ...]
+
+    def _commands(self) -> tuple[str, str]:
+        teps = ", ".join(topology.TOPOLOGY.get(peer).tep_address() for peer in self.peers)
+        table = f"inet {TUNNEL_TABLE}"
+        block = "; ".join([
+            f"nft add table {table}",
+            f"nft 'add chain {table} output {{ type filter hook output priority 0; policy accept; }}'",
+            f"nft 'add chain {table} input {{ type filter hook input priority 0; policy accept; }}'",
+            f"nft flush table {table}",
+            f"nft 'add rule {table} output ip daddr {{ {teps} }} udp dport {topology.VXLAN_PORT} drop'",
+            f"nft 'add rule {table} input ip saddr {{ {teps} }} udp dport {topology.VXLAN_PORT} drop'",
+        ])
+        restore = f"if nft list table {table} >/dev/null 2>&1; then nft delete table {table}; fi"
+        return f"set -e; {block}", restore
+
+    def inject(self, lab: Lab) -> str:
+        block, _ = self._commands()
+        for host in self.hosts:
+            hostnet.run_in(lab.layout, host, ["sh", "-c", block])
+        return f"{', '.join(self.hosts)}: nft table inet {TUNNEL_TABLE} drops udp/{topology.VXLAN_PORT} with the " \
+               f"TEPs of {', '.join(self.peers)}"
+
+    def clear(self, lab: Lab) -> str:
+        _, restore = self._commands()
+        for host in self.hosts:
+            hostnet.run_in(lab.layout, host, ["sh", "-c", restore])
+        return f"{', '.join(self.hosts)}: nft table inet {TUNNEL_TABLE} deleted"
+
+    def after_hosts_start(self, lab: Lab) -> str:
+        return self.inject(lab)

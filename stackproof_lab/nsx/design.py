@@ -23,6 +23,8 @@ KVM_BRIDGE = "nsx-managed"
 # Geneve's header (max_header_size 30) and the outer IPv4 header (20).
 OVERLAY_MTU = 1500
 UNDERLAY_MTU = 1550
+# Who a server's key pair logs in as: the lab's guests are namespaces whose sshd (the NSX node agent's) takes root.
+GUEST_USER = "root"
 # Seconds within which a security group change is enforced (the bound SP-NSX-008 holds the cloud to).
 SG_ENFORCEMENT_SECONDS = 10
 

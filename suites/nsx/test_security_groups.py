@@ -3,8 +3,7 @@ it within the designed bound (and a restored one lets it flow again), and a grou
 
 The runner reaches each instance as a user does, through a floating IP (the NSX plugin's Tier-1 NAT), and knocks on
 the instance's ssh port: an answer (connection accepted or refused by the guest) is traffic that flowed, silence is
-traffic that was filtered. What the architecture also promises, that instances on the two hypervisors reach each
-other from inside, needs a login to the guest (its key pair through metadata): not evaluated here yet.
+traffic that was filtered. That instances on the two hypervisors reach each other from inside is SP-NSX-010.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from stackproof.findings import expect
 from stackproof.servers import KVM_HV_TYPE, VMWARE_HV_TYPE
 from stackproof.waiting import WaitTimeout, wait_for
 from suites.nsx.attachment import Boot, port_of, run_network
+from suites.nsx.guests import floating_ips, require_floating_ips
 
 pytestmark = [pytest.mark.nsx]
 
@@ -36,20 +36,6 @@ def answers(address: str) -> bool:
         return True
     except OSError:
         return False
-
-
-def external_network(cloud, designed: str | None):
-    externals = [n for n in cloud.network.networks(is_router_external=True)]
-    if designed:
-        found = [n for n in externals if designed in (n.name, n.id)]
-        expect(bool(found), f"the designed external network {designed} does not exist", expected=f"an external "
-               f"network {designed}", found=[n.name for n in externals] or "none", where="network API")
-        return found[0]
-    if len(externals) != 1:
-        pytest.skip(f"the runner reaches instances through floating IPs of the cloud's one external "
-                    f"network, and it has {len(externals)} ({', '.join(n.name for n in externals) or 'none'}); name "
-                    "one in architecture.nsx.external_network")
-    return externals[0]
 
 
 def all_settle(addresses: dict[str, str], flowing: bool, seconds: float, what: str) -> float:
@@ -75,15 +61,8 @@ def all_settle(addresses: dict[str, str], flowing: bool, seconds: float, what: s
 )
 @pytest.mark.workload
 def test_security_groups_filter_traffic(cloud, run, target, resources, waiter, nsx_design) -> None:
-    aliases = {extension.alias for extension in cloud.network.extensions()}
-    if "router" not in aliases:
-        pytest.skip("the runner reaches instances through floating IPs, and the cloud has no router "
-                    "extension (no routers, no floating IPs)")
-    external = external_network(cloud, nsx_design.external_network)
+    require_floating_ips(cloud)
     network = run_network(resources, "nsx8-net")
-    subnet = next(iter(cloud.network.subnets(network_id=network.id)))
-    router = resources.create("router", hint="nsx8-router", external_gateway_info={"network_id": external.id})
-    cloud.network.add_interface_to_router(router, subnet_id=subnet.id)
     group = resources.create("security_group", hint="nsx8-ssh")
     rule = cloud.network.create_security_group_rule(security_group_id=group.id, **RULE)
     empty = resources.create("security_group", hint="nsx8-empty")
@@ -93,12 +72,9 @@ def test_security_groups_filter_traffic(cloud, run, target, resources, waiter, n
     boots = [Boot(cloud, resources, target, run, hv_type, network, f"nsx8-{family}",
                   security_groups=[{"name": group.name}]) for family, hv_type in (("kvm", KVM_HV_TYPE),
                                                                                   ("vmware", VMWARE_HV_TYPE))]
-    ports, addresses = {}, {}
-    for b in boots:
-        server = b.active(waiter)
-        ports[server.compute_host] = port_of(cloud, server, network)
-        fip = resources.create("floating_ip", floating_network_id=external.id, port_id=ports[server.compute_host].id)
-        addresses[server.compute_host] = fip.floating_ip_address
+    servers = [b.active(waiter) for b in boots]
+    ports = {server.compute_host: port_of(cloud, server, network) for server in servers}
+    addresses = floating_ips(cloud, resources, nsx_design, network, ports, "nsx8")
 
     bound = nsx_design.enforcement_seconds
     all_settle(addresses, True, waiter.timeouts.get("server_active"),
