@@ -168,3 +168,39 @@ def test_wrong_credentials_and_unknown_paths_are_refused(nsx_server: NsxServer) 
     assert raw(nsx_server, "GET", "/policy/api/v1/infra/segments/nope")[0] == 404
     assert raw(nsx_server, "PATCH", "/policy/api/v1/infra/no-such-kind/x", {"a": 1})[0] == 400
     assert raw(nsx_server, "POST", "/api/v1/logical-switches", {"a": 1})[0] == 400  # the MP view is read-only
+
+
+def test_a_vifs_firewall_is_the_rules_that_apply_to_it_in_order(nsxlib: NsxPolicyLib, nsx_server: NsxServer) -> None:
+    """What the lab's node agents enforce: per VIF, NSX's rules in evaluation order (Environment before
+    Application), groups resolved to addresses, services to protocols and ports."""
+    network_and_port(nsxlib)
+    security_group(nsxlib)
+    peer = nsxlib.segment_port.build_address_binding("192.0.2.11", "fa:16:3e:00:00:02")
+    nsxlib.segment_port.create_or_overwrite("port-2", NET, port_id="port-2", address_bindings=[peer], vif_id="port-2",
+                                            tags=[{"scope": "os-security-group", "tag": "sg-2"}])
+    # A rule of the port's group that only port-2's group may use: remote addresses from membership.
+    nsxlib.group.create_or_overwrite_with_conditions("sg-2", DOMAIN, group_id="sg-2", conditions=[
+        nsxlib.group.build_condition(cond_val="os-security-group|sg-2", cond_key=policy_constants.CONDITION_KEY_TAG,
+                                     cond_member_type=policy_constants.CONDITION_MEMBER_PORT)])
+    icmp = nsxlib.icmp_service.create_or_overwrite("ping", service_id="rule-2", version=4, icmp_type=8)
+    nsxlib.comm_map.create_entry("rule-2", DOMAIN, SG, entry_id="rule-2", service_ids=[icmp], source_groups=["sg-2"],
+                                 dest_groups=[SG], scope=[nsxlib.group.get_path(DOMAIN, SG)],
+                                 direction=nsx_constants.IN, ip_protocol=nsx_constants.IPV4, sequence_number=2)
+    nsxlib.comm_map.create_with_entries(name="last", domain_id="default", map_id="last", entries=[
+        nsxlib.comm_map.build_entry("Block All", "default", "last", "block", service_ids=None,
+                                    action=policy_constants.ACTION_DENY, direction=nsx_constants.IN_OUT)],
+        category=policy_constants.CATEGORY_APPLICATION)
+    status, answer = raw(nsx_server, "GET", "/api/v1/lab/vif-firewall")
+    assert status == 200
+    mine = next(entry for entry in answer["results"] if entry["port"] == PORT)
+    assert mine["vni"] and mine["address_bindings"][0]["ip_address"] == "192.0.2.10"
+    summary = [(r["direction"], r["action"], r["remote"], r["services"]) for r in mine["rules"]]
+    assert summary == [
+        ("IN", "ALLOW", None, [{"protocol": "tcp", "ports": ["22"]}]),
+        ("IN", "ALLOW", ["192.0.2.11/32"], [{"protocol": "icmp", "icmp_type": 8, "icmp_code": None}]),
+        ("IN", "DROP", None, None),
+        ("OUT", "DROP", None, None),
+    ]
+    # port-2 is in no group a rule scopes: only the global Block All applies to it.
+    other = next(entry for entry in answer["results"] if entry["port"] == "port-2")
+    assert [(r["direction"], r["action"]) for r in other["rules"]] == [("IN", "DROP"), ("OUT", "DROP")]

@@ -127,9 +127,10 @@ def _multinode(facts: CloudFacts) -> list[Option]:
 # What no API tells: the lab's guests are records kept by its drivers, not virtual machines.
 LAB_LIMITS = [
     Option("validation", "run_validation", "false",
-           "the lab's guests are records of its drivers, not virtual machines: nothing answers ping or SSH"),
+           "tempest's validation logs in as the image's user (cirros) and reads the guest's console; the lab's guests "
+           "are network namespaces whose sshd takes the server's key pair as root (SP-NSX-010), with no console"),
     Option("network", "project_networks_reachable", "false",
-           "the lab's guests have no data plane: nothing on a project network answers the runner"),
+           "project networks are reached through floating IPs only (the edge's NAT), as behind NSX Tier-1 gateways"),
 ]
 
 
