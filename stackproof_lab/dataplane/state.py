@@ -116,6 +116,9 @@ def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True,
     notes: list[str] = []
     vifs = []
     for port in ports:
+        if not port.get("admin_state_up", True):
+            notes.append(f"port {port['id']}: administratively down; not plugged")
+            continue
         realized = firewall.get(port["id"])
         vni = switches.get(port["network_id"])
         if realized is None or vni is None:

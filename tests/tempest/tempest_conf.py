@@ -126,6 +126,13 @@ def _multinode(facts: CloudFacts) -> list[Option]:
 
 # What no API tells: the lab's guests are records kept by its drivers, not virtual machines.
 LAB_LIMITS = [
+    # The lab's guests take the server's key pair as root (their sshd is the NSX node agent's): tempest's scenarios
+    # that log into a guest through its floating IP (network basic ops) do so as root.
+    Option("validation", "image_ssh_user", "root"),
+    # Project networks tempest makes live inside the lab's namespaces; their addresses come from a documentation
+    # range as every lab address does (tempest's default is 10.100.0.0/16).
+    Option("network", "project_network_cidr", "203.0.113.0/24"),
+    Option("network", "project_network_mask_bits", "28"),
     Option("validation", "run_validation", "false",
            "tempest's validation logs in as the image's user (cirros) and reads the guest's console; the lab's guests "
            "are network namespaces whose sshd takes the server's key pair as root (SP-NSX-010), with no console"),
