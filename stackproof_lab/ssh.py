@@ -51,6 +51,15 @@ def _keygen(path: Path, comment: str) -> None:
         raise LabError(f"ssh-keygen {path}: {exc.stderr.strip()}") from None
 
 
+# How every sshd of the lab takes logins (its hosts' and its guests'): root, with a key, nothing else.
+KEY_ONLY_ROOT = """PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PrintMotd no"""
+
+
 def _sshd_config(layout: Layout, host: Host) -> str:
     return f"""# Written by the stackproof lab for host {host.name}; regenerated on every up.
 ListenAddress {host.address(layout)}
@@ -61,12 +70,7 @@ AuthorizedKeysFile {layout.ssh / 'authorized_keys'}
 # The key sits in the lab's state dir (0700, files 0600, written by the lab), whose parents may be
 # world-writable (a clone under /tmp): StrictModes would refuse it for /tmp's mode alone.
 StrictModes no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-PrintMotd no
+{KEY_ONLY_ROOT}
 AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
 LogLevel INFO

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from stackproof_lab.dataplane import render
 from stackproof_lab.dataplane.state import NodeState, Router, RouterPort, Vif, short
+from stackproof_lab.ssh import KEY_ONLY_ROOT
 from stackproof_lab.topology import VXLAN_PORT
 
 LOG = logging.getLogger("nsx-node-agent")
@@ -37,14 +38,8 @@ HostKey {folder}/ssh_host_ed25519_key
 AuthorizedKeysFile {folder}/authorized_keys
 PidFile {folder}/sshd.pid
 StrictModes no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-PrintMotd no
 LogLevel ERROR
-"""
+""" + KEY_ONLY_ROOT + "\n"
 
 
 class CommandFailed(Exception):
