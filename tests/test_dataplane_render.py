@@ -36,12 +36,25 @@ def test_rules_render_in_order_after_the_replies_of_allowed_flows() -> None:
     assert chain(text, "input") == [
         "type filter hook input priority 0; policy accept;", 'iifname "lo" accept',
         "ct state established,related accept", "ct state invalid drop",
-        "meta nfproto ipv4 ip saddr { 0.0.0.0/0 } meta l4proto tcp tcp dport { 22 } accept",
-        "meta nfproto ipv4 ip saddr { 203.0.113.5/32 } meta l4proto icmp icmp type 8 accept",
+        "ip saddr { 0.0.0.0/0 } meta l4proto tcp tcp dport { 22 } accept",
+        "ip saddr { 203.0.113.5/32 } meta l4proto icmp icmp type 8 accept",
         "drop"]
     assert chain(text, "output")[-2:] == ["meta nfproto ipv4 accept", "drop"]
     # The table is replaced in one transaction: declared, deleted, declared again.
     assert text.startswith("table inet nsx_dfw {}\ndelete table inet nsx_dfw\ntable inet nsx_dfw {")
+
+
+def test_a_remote_group_rule_matches_each_family_with_its_own_addresses() -> None:
+    """The default group's rules: from its members, once for IPv4 and once for IPv6; the members have IPv4
+    addresses only, so the IPv6 rule matches nobody and is left out (nft refuses `ip6` with `ip saddr`)."""
+    members = ["203.0.113.34/32", "203.0.113.52/32"]
+    rules = [{"direction": "IN", "action": "ALLOW", "ip_protocol": family, "remote": members, "services": None}
+             for family in ("IPV4", "IPV6")]
+    rules.append({"direction": "IN", "action": "ALLOW", "ip_protocol": "IPV4_IPV6",
+                  "remote": ["2001:db8::5/128", "203.0.113.9/32"], "services": None})
+    assert chain(render.firewall(vif(tuple(rules))), "input")[4:] == [
+        "ip saddr { 203.0.113.34/32, 203.0.113.52/32 } accept",
+        "ip saddr { 203.0.113.9/32 } accept", "ip6 saddr { 2001:db8::5/128 } accept"]
 
 
 def test_a_port_without_port_security_has_no_filter() -> None:
@@ -61,7 +74,9 @@ def test_a_router_translates_floating_ips_both_ways_and_its_networks_to_its_gate
 
 
 @pytest.mark.skipif(shutil.which("nft") is None, reason="nft (Debian's nftables) is not installed here")
-@pytest.mark.parametrize("text", [render.firewall(vif((SSH, NOBODY, PING, EGRESS, *BLOCK))), render.nat(Router(
+@pytest.mark.parametrize("text", [render.firewall(vif((SSH, NOBODY, PING, EGRESS, *BLOCK, {
+    "direction": "IN", "action": "ALLOW", "ip_protocol": "IPV6", "remote": ["2001:db8::5/128"], "services": None}))),
+    render.nat(Router(
     "r", (), RouterPort("g", "fa:16:3e:00:00:01", "198.51.100.53/27", None), None, ("203.0.113.0/24",),
     (("198.51.100.44", "203.0.113.92"),)))], ids=["firewall", "nat"])
 def test_nft_accepts_what_is_rendered(text: str) -> None:

@@ -44,19 +44,23 @@ def _service_matches(service: dict[str, Any]) -> list[str] | None:
 
 
 def _rule_lines(entry: dict[str, Any], address_key: str) -> list[str]:
+    """One nft rule per address family the entry covers (a remote group's addresses are split by family: an
+    IPv6-only rule never matches an IPv4 address, and a family with no remote address matches nobody)."""
     verdict = VERDICT.get(entry.get("action", "ALLOW"), "drop")
-    family = {"IPV4": "meta nfproto ipv4 ", "IPV6": "meta nfproto ipv6 "}.get(entry.get("ip_protocol"), "")
+    families = {"IPV4": ("ip",), "IPV6": ("ip6",)}.get(entry.get("ip_protocol"), ("ip", "ip6"))
     remote = entry.get("remote")
-    if remote is not None:
-        v4 = [a for a in remote if ":" not in a]
-        if not v4:
-            return []  # nobody (an empty group), or only IPv6 addresses: the lab's guests are IPv4 only
-        where = f"ip {address_key} {{ {', '.join(v4)} }} "
-    else:
-        where = ""
+    wheres = []
+    for family in families:
+        if remote is None:
+            wheres.append("" if len(families) == 2 else f"meta nfproto {'ipv4' if family == 'ip' else 'ipv6'} ")
+            continue
+        addresses = [a for a in remote if (":" in a) == (family == "ip6")]
+        if addresses:
+            wheres.append(f"{family} {address_key} {{ {', '.join(addresses)} }} ")
     services = entry.get("services")
     matches = [""] if services is None else [m for s in services for m in (_service_matches(s) or [])]
-    return [f"    {family}{where}{match} {verdict}".replace("  ", " ").rstrip() for match in matches]
+    return [f"    {where}{match} {verdict}".replace("  ", " ").rstrip()
+            for where in dict.fromkeys(wheres) for match in matches]
 
 
 def firewall(vif: Vif) -> str:
