@@ -35,6 +35,7 @@ APT_PACKAGES = [
     "nftables",  # host-level faults: a firewall rule in a host's network namespace; the NSX data plane
     "iputils-ping",  # the lab's guests (instance namespaces run the host's tools): ping and nc, as guest images have
     "netcat-openbsd",
+    "iputils-arping",  # the NSX edge announces floating IPs with a gratuitous ARP, as neutron's L3 agent does
     "rpcbind",  # the storage host's NFS server: portmapper for NFSv3 clients
     "nfs-ganesha",  # ... a user-space NFS server (this kernel has no nfsd)
     "nfs-ganesha-vfs",

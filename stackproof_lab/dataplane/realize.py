@@ -28,6 +28,7 @@ from stackproof_lab.topology import VXLAN_PORT
 
 LOG = logging.getLogger("nsx-node-agent")
 FLOOD = "00:00:00:00:00:00"
+SWEEP_EVERY = 5  # turns between two sweeps for leftovers when nothing changed (each costs two `ip` calls)
 # Each instance's guest side: its sshd's host key, authorized key, config and pid, in the node's /var/lib/nsx.
 GUESTS = Path("/var/lib/nsx/guests")
 GUEST_SSHD = """# The guest sshd of instance port {port}: the server's key pair (from nova, as metadata gives it to
@@ -57,6 +58,15 @@ def _in(namespace: str, *argv: str, stdin: str | None = None) -> str:
     return run("ip", "netns", "exec", namespace, *argv, stdin=stdin)
 
 
+def _gone(*argv: str) -> None:
+    """Delete something that may vanish meanwhile (a veth goes with its peer's namespace): gone is done."""
+    try:
+        run(*argv)
+    except CommandFailed as exc:
+        if "Cannot find device" not in str(exc) and "No such file" not in str(exc):
+            raise
+
+
 def bridge(vni: int) -> str:
     return f"nsx{vni}"
 
@@ -77,24 +87,42 @@ class Node:
     remote_teps: tuple[str, ...]
     external_bridge: str | None
     made: dict[str, object] = field(default_factory=dict)
+    turns: int = 0
 
     def reset(self) -> None:
         """Start from nothing: whatever a previous agent made is removed (guest sshds, namespaces, segments)."""
-        for pid_file in GUESTS.glob("*/sshd.pid"):
-            _stop(pid_file)
-        for namespace in _namespaces():
-            if namespace.startswith(("vm-", "qrouter-")):
-                run("ip", "netns", "del", namespace)
-        for link in _links():
-            ours = link.startswith(("rq-", "rg-")) or any(
-                link.startswith(prefix) and link[len(prefix):].isdigit() for prefix in ("nsx", "vx"))
-            if ours and link in _links():  # a veth's peer goes with it
-                run("ip", "link", "del", link)
         self.made.clear()
+        self.sweep(NodeState())
+
+    def sweep(self, desired: NodeState) -> list[str]:
+        """Remove what this node has and ``desired`` does not want, whether or not this agent remembers making it
+        (a half-made object whose record was dropped, one made by an agent before a restart): the agent converges
+        on what exists, so a stale router cannot keep a floating IP that a new one was given."""
+        wanted_ns = {v.namespace for v in desired.vifs} | {r.namespace for r in desired.routers}
+        wanted_links = {bridge(v) for v in desired.vnis} | {f"vx{v}" for v in desired.vnis} | {
+            v.tap for v in desired.vifs} | {f"{prefix}{short(p.port_id)}" for r in desired.routers
+                                            for p in (*r.interfaces, *((r.gateway,) if r.gateway else ()))
+                                            for prefix in ("rq-", "rg-")}
+        removed = []
+        for pid_file in GUESTS.glob("*/sshd.pid"):
+            if f"vm-{pid_file.parent.name}" not in wanted_ns:
+                _stop(pid_file)
+        for namespace in sorted(_namespaces() - wanted_ns):
+            if namespace.startswith(("vm-", "qrouter-")):
+                _gone("ip", "netns", "del", namespace)
+                removed.append(namespace)
+        for link in sorted(_links() - wanted_links):
+            ours = link.startswith(("rq-", "rg-", "tap")) or any(
+                link.startswith(prefix) and link[len(prefix):].isdigit() for prefix in ("nsx", "vx"))
+            if ours:
+                _gone("ip", "link", "del", link)
+                removed.append(link)
+        return removed
 
     def apply(self, desired: NodeState) -> list[str]:
         """Make ``desired`` real; returns the problems met (each object's failure is its own, retried next time)."""
         problems: list[str] = []
+        before = dict(self.made)
         for vni in sorted(desired.vnis):
             self._step(problems, f"segment {vni}", vni, self._segment)
         for vif in desired.vifs:
@@ -105,6 +133,13 @@ class Node:
             f"router {r.router_id}" for r in desired.routers}
         for key in sorted(set(self.made) - wanted, key=lambda k: k.startswith("segment")):
             self._step(problems, key, None, self._remove)
+        self.turns += 1
+        if self.made != before or problems or self.turns % SWEEP_EVERY == 0:
+            try:
+                for leftover in self.sweep(desired):
+                    LOG.info("removed leftover %s", leftover)
+            except (CommandFailed, subprocess.TimeoutExpired) as exc:
+                problems.append(f"sweep: {exc}")
         return problems
 
     def _step(self, problems: list[str], key: str, value: object, action) -> None:
@@ -179,6 +214,7 @@ class Node:
             self._router_port(ns, port, "qr-", "rq-", bridge(port.vni))
         if router.gateway and self.external_bridge:
             self._router_port(ns, router.gateway, "qg-", "rg-", self.external_bridge)
+            _announce(ns, f"qg-{short(router.gateway.port_id)}", router.gateway.address.split("/")[0])
             if router.next_hop:
                 _in(ns, "ip", "route", "add", "default", "via", router.next_hop)
         self._floating(router, ())
@@ -202,6 +238,8 @@ class Node:
         for address in sorted(new - old):
             _in(router.namespace, "ip", "addr", "add", f"{address}/32", "dev", gateway)
         _in(router.namespace, "nft", "-f", "-", stdin=render.nat(router))
+        for address in sorted(new - old):
+            _announce(router.namespace, gateway, address)
 
     # --- removal ---------------------------------------------------------------------------------
 
@@ -214,7 +252,7 @@ class Node:
             links = _links()
             for name in (f"vx{vni}", bridge(vni)):
                 if name in links:
-                    run("ip", "link", "del", name)
+                    _gone("ip", "link", "del", name)
 
 
 def _clear(made: object) -> None:
@@ -224,7 +262,7 @@ def _clear(made: object) -> None:
     if isinstance(made, Vif):
         _stop_guest_sshd(made)
     if made.namespace in _namespaces():
-        run("ip", "netns", "del", made.namespace)
+        _gone("ip", "netns", "del", made.namespace)
     if isinstance(made, Vif):
         outer = [made.tap]
     else:
@@ -233,7 +271,14 @@ def _clear(made: object) -> None:
     links = _links()
     for name in outer:
         if name in links:
-            run("ip", "link", "del", name)
+            _gone("ip", "link", "del", name)
+
+
+def _announce(namespace: str, device: str, address: str) -> None:
+    """A gratuitous ARP for an address that just arrived on the external network (as neutron's L3 agent sends
+    one): a neighbour still holding the MAC of the router that had this floating IP before learns the new one
+    at once instead of after its entry goes stale (tens of seconds of silence)."""
+    _in(namespace, "arping", "-q", "-U", "-c", "1", "-I", device, address)
 
 
 def _guest_sshd(vif: Vif) -> None:
