@@ -81,9 +81,16 @@ def login(address: str, user: str, key: GuestKey, seconds: float, what: str) -> 
         f"ssh://{user}@{address}", ssh_identity_file=str(key.private),
         ssh_extra_args=f"-o UserKnownHostsFile={shlex.quote(str(known_hosts))} -o StrictHostKeyChecking=accept-new "
                        f"-o ConnectTimeout={SSH_CONNECT_SECONDS} -o BatchMode=yes"))
+    def attempt() -> tuple[int, str]:
+        try:
+            result = host.run("true")
+        except RuntimeError as exc:  # testinfra's ssh backend raises when ssh itself fails (exit 255)
+            return 255, str(exc)[-200:]
+        return result.rc, result.stderr.strip()[-200:]
+
     try:
-        wait_for(lambda: host.run("true"), until=lambda result: result.rc == 0, timeout=seconds, interval=2,
-                 description=what, state=lambda result: f"exit {result.rc}: {result.stderr.strip()[-200:]}")
+        wait_for(attempt, until=lambda outcome: outcome[0] == 0, timeout=seconds, interval=2, description=what,
+                 state=lambda outcome: f"exit {outcome[0]}: {outcome[1]}")
     except WaitTimeout as exc:
         expect(False, what, expected=f"an ssh login as {user} with the server's key pair within {seconds:g} s",
                found=str(exc), where=f"floating IP {address}")
