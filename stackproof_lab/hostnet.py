@@ -106,15 +106,19 @@ def _ensure_bridge(name: str, address: str | None = None, *, netns: str | None =
     ip(*prefix, "link", "set", name, "up")
 
 
-def _ensure_uplink(root_end: str, netns: str, nic: str, bridge: str, *, mtu: int) -> None:
-    """A veth from a host (``nic``) to a bridge of the root namespace (its end ``root_end`` a port of it)."""
+def _ensure_uplink(root_end: str, netns: str, nic: str, bridge: str, *, mtu: int | None = None,
+                   address: str | None = None) -> None:
+    """A veth from a host (``nic``, with ``address``) to a bridge of the root namespace (its end ``root_end`` a
+    port of it)."""
+    mtu_args = ["mtu", str(mtu)] if mtu else []
     if _link(nic, netns) is None:
         if _link(root_end) is not None:
             ip("link", "del", root_end)
-        ip("link", "add", root_end, "mtu", str(mtu), "type", "veth", "peer", "name", nic, "mtu", str(mtu),
-           "netns", netns)
-    ip("link", "set", root_end, "mtu", str(mtu), "master", bridge, "up")
-    ip("-n", netns, "link", "set", nic, "mtu", str(mtu), "up")
+        ip("link", "add", root_end, *mtu_args, "type", "veth", "peer", "name", nic, *mtu_args, "netns", netns)
+    ip("link", "set", root_end, *mtu_args, "master", bridge, "up")
+    if address and address not in _addresses(nic, netns):
+        ip("-n", netns, "addr", "add", address, "dev", nic)
+    ip("-n", netns, "link", "set", nic, *mtu_args, "up")
 
 
 def _ensure_overlay_networks(layout: Layout) -> None:
@@ -124,10 +128,8 @@ def _ensure_overlay_networks(layout: Layout) -> None:
     _ensure_bridge(tep_bridge, mtu=topology.TEP_MTU)
     for host in TOPOLOGY.transport_nodes:
         netns = host.netns(layout)
-        _ensure_uplink(host.tep_link(layout), netns, topology.TEP_NIC, tep_bridge, mtu=topology.TEP_MTU)
-        address = f"{host.tep_address()}/{topology.TEP_SUBNET.prefixlen}"
-        if address not in _addresses(topology.TEP_NIC, netns):
-            ip("-n", netns, "addr", "add", address, "dev", topology.TEP_NIC)
+        _ensure_uplink(host.tep_link(layout), netns, topology.TEP_NIC, tep_bridge, mtu=topology.TEP_MTU,
+                       address=f"{host.tep_address()}/{topology.TEP_SUBNET.prefixlen}")
     external = topology.external_bridge(layout)
     _ensure_bridge(external, f"{topology.external_gateway(layout)}/{layout.external_network.prefixlen}")
     edge = TOPOLOGY.get(topology.EDGE).netns(layout)
@@ -141,16 +143,8 @@ def _ensure_netns(layout: Layout, host: Host) -> None:
     if not _netns_exists(netns):
         ip("netns", "add", netns)
     ip("-n", netns, "link", "set", "lo", "up")
-    veth = host.veth(layout)
-    if _link(topology.MGMT_NIC, netns) is None:
-        if _link(veth) is not None:
-            ip("link", "del", veth)
-        ip("link", "add", veth, "type", "veth", "peer", "name", topology.MGMT_NIC, "netns", netns)
-    ip("link", "set", veth, "master", topology.bridge(layout), "up")
-    address = f"{host.address(layout)}/{MGMT_PREFIX}"
-    if address not in _addresses(topology.MGMT_NIC, netns):
-        ip("-n", netns, "addr", "add", address, "dev", topology.MGMT_NIC)
-    ip("-n", netns, "link", "set", topology.MGMT_NIC, "up")
+    _ensure_uplink(host.veth(layout), netns, topology.MGMT_NIC, topology.bridge(layout),
+                   address=f"{host.address(layout)}/{MGMT_PREFIX}")
 
 
 def _ensure_storage_network(layout: Layout, nic_states: dict[str, dict[str, Any]]) -> list[str]:

@@ -100,9 +100,7 @@ class Node:
         on what exists, so a stale router cannot keep a floating IP that a new one was given."""
         wanted_ns = {v.namespace for v in desired.vifs} | {r.namespace for r in desired.routers}
         wanted_links = {bridge(v) for v in desired.vnis} | {f"vx{v}" for v in desired.vnis} | {
-            v.tap for v in desired.vifs} | {f"{prefix}{short(p.port_id)}" for r in desired.routers
-                                            for p in (*r.interfaces, *((r.gateway,) if r.gateway else ()))
-                                            for prefix in ("rq-", "rg-")}
+            v.tap for v in desired.vifs} | {link for r in desired.routers for link in r.outer_links}
         removed = []
         for pid_file in GUESTS.glob("*/sshd.pid"):
             if f"vm-{pid_file.parent.name}" not in wanted_ns:
@@ -214,13 +212,13 @@ class Node:
             self._router_port(ns, port, "qr-", "rq-", bridge(port.vni))
         if router.gateway and self.external_bridge:
             self._router_port(ns, router.gateway, "qg-", "rg-", self.external_bridge)
-            _announce(ns, f"qg-{short(router.gateway.port_id)}", router.gateway.address.split("/")[0])
+            _announce(ns, router.gateway_device, router.gateway.address.split("/")[0])
             if router.next_hop:
                 _in(ns, "ip", "route", "add", "default", "via", router.next_hop)
         self._floating(router, ())
 
     def _router_port(self, ns: str, port: RouterPort, inner: str, outer: str, master: str) -> None:
-        name, peer = f"{inner}{short(port.port_id)}", f"{outer}{short(port.port_id)}"
+        name, peer = port.device(inner), port.device(outer)
         run("ip", "link", "add", peer, "type", "veth", "peer", "name", name, "netns", ns)
         run("ip", "link", "set", peer, "master", master, "up")
         _in(ns, "ip", "link", "set", name, "address", port.mac)
@@ -231,7 +229,7 @@ class Node:
         """Floating addresses on the gateway (so br-ex's neighbours find them) and the NAT table."""
         if router.gateway is None:
             return
-        gateway = f"qg-{short(router.gateway.port_id)}"
+        gateway = router.gateway_device
         old, new = {f for f, _ in before}, {f for f, _ in router.floating}
         for address in sorted(old - new):
             _in(router.namespace, "ip", "addr", "del", f"{address}/32", "dev", gateway)
@@ -263,11 +261,7 @@ def _clear(made: object) -> None:
         _stop_guest_sshd(made)
     if made.namespace in _namespaces():
         _gone("ip", "netns", "del", made.namespace)
-    if isinstance(made, Vif):
-        outer = [made.tap]
-    else:
-        outer = [f"{prefix}{short(p.port_id)}" for p in (*made.interfaces, *((made.gateway,) if made.gateway else ()))
-                 for prefix in ("rq-", "rg-")]
+    outer = [made.tap] if isinstance(made, Vif) else made.outer_links
     links = _links()
     for name in outer:
         if name in links:

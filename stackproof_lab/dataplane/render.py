@@ -86,8 +86,8 @@ def nat(router: Router) -> str:
     post = ["  chain postrouting {", "    type nat hook postrouting priority srcnat; policy accept;"]
     for floating, fixed in router.floating:
         pre.append(f"    ip daddr {floating} dnat to {fixed}")
-        post.append(f"    ip saddr {fixed} oifname \"qg-{router.gateway.port_id[:11]}\" snat to {floating}")
+        post.append(f"    ip saddr {fixed} oifname \"{router.gateway_device}\" snat to {floating}")
     if gateway:
         for cidr in router.snat:
-            post.append(f"    ip saddr {cidr} oifname \"qg-{router.gateway.port_id[:11]}\" snat to {gateway}")
+            post.append(f"    ip saddr {cidr} oifname \"{router.gateway_device}\" snat to {gateway}")
     return _replace("ip", NAT_TABLE, [*pre, "  }", *post, "  }"])

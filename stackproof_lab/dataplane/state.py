@@ -52,6 +52,10 @@ class RouterPort:
     address: str  # ip/prefix
     vni: int | None  # None: the external network (br-ex)
 
+    def device(self, prefix: str) -> str:
+        """Its device named as neutron's L3 agent names them: qr-/qg- inside the router, rq-/rg- their peers."""
+        return f"{prefix}{short(self.port_id)}"
+
 
 @dataclass(frozen=True)
 class Router:
@@ -67,6 +71,15 @@ class Router:
     @property
     def namespace(self) -> str:
         return f"qrouter-{self.router_id}"
+
+    @property
+    def gateway_device(self) -> str | None:
+        return self.gateway.device("qg-") if self.gateway else None
+
+    @property
+    def outer_links(self) -> tuple[str, ...]:
+        """The node's ends of its ports' veths: rq- on segment bridges, rg- on br-ex."""
+        return tuple(p.device("rq-") for p in self.interfaces) + ((self.gateway.device("rg-"),) if self.gateway else ())
 
 
 @dataclass(frozen=True)
