@@ -6,6 +6,7 @@ use, and routers lose their interfaces before subnets go.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +52,9 @@ def _delete_router(conn, router_id: str) -> None:
         return
     for port in conn.network.ports(device_id=router_id):
         if str(port.device_owner).startswith("network:router_interface"):
-            conn.network.remove_interface_from_router(router, port_id=port.id)
+            # removed meanwhile (a dead run's own cleanup was still going): gone is done
+            with contextlib.suppress(os_exc.NotFoundException):
+                conn.network.remove_interface_from_router(router, port_id=port.id)
     if router.external_gateway_info:
         conn.network.update_router(router, external_gateway_info={})
     conn.network.delete_router(router_id, ignore_missing=True)

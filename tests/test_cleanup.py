@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
+from openstack import exceptions as os_exc
 
-from stackproof import connections, naming, target
+from stackproof import connections, naming, resource_kinds, target
 from stackproof.errors import StackproofError
 from stackproof.ledger import Entry, Ledger
 
@@ -152,3 +154,25 @@ def test_ledger_entries_replay_without_widening(tmp_path) -> None:
         ledger.intend("network", "sp-relxk-net-aaaaaa", "fake", None)
     entry = ledger.intend("network", ledger.new_name("net"), "fake", None)
     assert Ledger.read([tmp_path / "ledger.jsonl"]) == [Entry("network", entry.name, "fake", None)]
+
+
+def test_a_router_interface_removed_meanwhile_is_gone_not_an_error() -> None:
+    """A dead run's own cleanup may still be taking its router apart while `stackproof cleanup` lists it: an
+    interface that is gone by the time it is removed is done, and the router still goes."""
+    deleted = []
+
+    class Network:
+        def get_router(self, router_id):
+            return SimpleNamespace(id=router_id, external_gateway_info=None)
+
+        def ports(self, device_id):
+            return [SimpleNamespace(id="p1", device_owner="network:router_interface")]
+
+        def remove_interface_from_router(self, router, port_id):
+            raise os_exc.NotFoundException(f"Router {router.id} does not have an interface with id {port_id}")
+
+        def delete_router(self, router_id, ignore_missing):
+            deleted.append(router_id)
+
+    resource_kinds._delete_router(SimpleNamespace(network=Network()), "r1")
+    assert deleted == ["r1"]

@@ -153,7 +153,8 @@ class Node:
             self.made.pop(key, None)
             LOG.info("removed %s", key)
         else:
-            LOG.info("%s %s", "remade" if key in self.made else "made", key)
+            LOG.info("%s %s: %s", "remade" if key in self.made else "made", key,
+                     value.describe() if isinstance(value, Vif | Router) else value)
             self.made[key] = value
 
     # --- segments --------------------------------------------------------------------------------

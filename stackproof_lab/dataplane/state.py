@@ -13,6 +13,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackproof_lab.errors import LabError
+
 COMPUTE_OWNER = "compute:"
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_GATEWAY = "network:router_gateway"
@@ -43,6 +45,12 @@ class Vif:
     @property
     def tap(self) -> str:
         return f"tap{short(self.port_id)}"
+
+    def describe(self) -> str:
+        """One line for the agent's log: what a guest of this VIF has."""
+        rules = "no firewall" if self.firewall is None else f"{len(self.firewall)} firewall rule(s)"
+        return (f"{self.namespace} {self.mac} {' '.join(self.addresses)} on segment {self.vni}, {rules}, "
+                f"{'a guest login' if self.authorized_key else 'no guest login'}")
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,13 @@ class Router:
     def gateway_device(self) -> str | None:
         return self.gateway.device("qg-") if self.gateway else None
 
+    def describe(self) -> str:
+        """One line for the agent's log: where the router's ports are and what it translates."""
+        inside = ", ".join(f"{p.address} on segment {p.vni}" for p in self.interfaces) or "no interface"
+        outside = f"gateway {self.gateway.address}" if self.gateway else "no gateway"
+        floating = ", ".join(f"{f}->{fixed}" for f, fixed in self.floating) or "none"
+        return f"{self.namespace}: {inside}; {outside}; floating IPs {floating}"
+
     @property
     def outer_links(self) -> tuple[str, ...]:
         """The node's ends of its ports' veths: rq- on segment bridges, rg- on br-ex."""
@@ -99,11 +114,13 @@ def _listed(answer: Any, key: str) -> list[dict[str, Any]]:
 
 
 def server_key(cloud: Any, server_id: str) -> str | None:
-    """The public key of a server's key pair, as nova's metadata serves it to the guest (None: no key pair)."""
-    server = (cloud.call("compute", "GET", f"/servers/{server_id}") or {}).get("server") or {}
+    """The public key of a server's key pair, as nova's metadata serves it to the guest (None: no key pair, or the
+    server or its key pair is gone, as a port can outlive its server for a while). LabError: nova did not say."""
+    server = (cloud.call("compute", "GET", f"/servers/{server_id}", ok=(200, 404)) or {}).get("server") or {}
     if not server.get("key_name"):
         return None
-    keypair = cloud.call("compute", "GET", f"/os-keypairs/{server['key_name']}?user_id={server['user_id']}")
+    keypair = cloud.call("compute", "GET", f"/os-keypairs/{server['key_name']}?user_id={server['user_id']}",
+                         ok=(200, 404))
     return ((keypair or {}).get("keypair") or {}).get("public_key")
 
 
@@ -138,7 +155,12 @@ def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True,
             notes.append(f"port {port['id']}: no realized segment port or segment in NSX; not plugged")
             continue
         if port.get("device_id") and port["device_id"] not in keys:
-            keys[port["device_id"]] = server_key(neutron, port["device_id"])
+            try:
+                keys[port["device_id"]] = server_key(neutron, port["device_id"])
+            except LabError as exc:  # this VIF waits for nova; the node's other VIFs and routers do not
+                notes.append(f"port {port['id']}: key pair of server {port['device_id']} unreadable ({exc}); "
+                             "plugged once nova answers")
+                continue
         fixed = [(ip["ip_address"], subnets.get(ip["subnet_id"])) for ip in port.get("fixed_ips") or []]
         v4 = [(ip, s) for ip, s in fixed if s and s.get("ip_version") == 4]
         vifs.append(Vif(

@@ -360,19 +360,19 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "nsx-firewall-not-enforced",
-        "the NSX node agents of every compute stop enforcing the distributed firewall (NSX still holds every rule): "
-        "instances answer whatever their security groups say",
+        "the NSX node agent of vmware-2 (the second VMware compute; vmware-1 and the KVM computes carry on) stops "
+        "enforcing the distributed firewall (NSX still holds every rule): its instances answer whatever their "
+        "security groups say",
         ("SP-NSX-008",),
-        Together(tuple(ConfigOption(f"nsx-agent-{host}", "agent", "enforce_firewall", False)
-                       for host in _COMPUTES)),
+        ConfigOption("nsx-agent-vmware-2", "agent", "enforce_firewall", False),
     ),
     Fault(
         "overlay-tunnel-blocked-between-clusters",
-        "a firewall on the KVM computes drops the overlay's tunnel traffic (VXLAN) with the VMware computes' TEPs: "
-        "both sides still reach the edge, so floating IPs answer, but servers on KVM and on VMware no longer reach "
-        "each other on their common network",
+        "a firewall on kvm-2 (the second KVM compute; kvm-1 carries on) drops the overlay's tunnel traffic (VXLAN) "
+        "with the VMware computes' TEPs: every host still reaches the edge, so floating IPs answer, but servers on "
+        "kvm-2 and on VMware no longer reach each other on their common network",
         ("SP-NSX-010",),
-        TunnelBlocked(KVM_COMPUTES, VMWARE_COMPUTES),
+        TunnelBlocked(("kvm-2",), VMWARE_COMPUTES),
     ),
     Fault(
         "vmware-computes-disagree-on-linked-clone",

@@ -7,11 +7,22 @@ from __future__ import annotations
 from typing import Any
 
 from stackproof.findings import expect
-from stackproof.servers import KVM_HV_TYPE, boot, flavor_for, image_for, outcome, settled, where
+from stackproof.servers import (
+    KVM_HV_TYPE,
+    VMWARE_HV_TYPE,
+    boot,
+    flavor_for,
+    image_for,
+    outcome,
+    settled,
+    usable_hosts,
+    where,
+)
 from suites.block_storage.compute_hosts import usable_compute
 
 SUBNET_CIDR = "203.0.113.0/24"  # documentation range: the run's own overlay network
 DISK_FORMAT = {KVM_HV_TYPE: "qcow2"}  # anything else: VMware, vmdk
+FAMILIES = (KVM_HV_TYPE, VMWARE_HV_TYPE)  # the two aggregates' hypervisor types, whose instances share networks
 
 
 def run_network(resources: Any, hint: str) -> Any:
@@ -21,24 +32,52 @@ def run_network(resources: Any, hint: str) -> Any:
     return network
 
 
+def _designed_hosts(cloud: Any, target: Any, hypervisor_type: str) -> list[str]:
+    """The hosts the cloud has in the aggregates the target designs for `hypervisor_type` (empty: none designed)."""
+    names = [a.name for a in target.architecture.aggregates if a.hypervisor_type == hypervisor_type]
+    aggregates = {a.name: a for a in cloud.compute.aggregates()}
+    return sorted({h for name in names if name in aggregates for h in aggregates[name].hosts or []})
+
+
 def compute_of(cloud: Any, target: Any, hypervisor_type: str, among: list[str] | None = None) -> str:
     """A compute of the aggregate the target designs for `hypervisor_type` that can take a server now (one of
     `among`, nova host names, when given)."""
-    names = [a.name for a in target.architecture.aggregates if a.hypervisor_type == hypervisor_type]
-    aggregates = {a.name: a for a in cloud.compute.aggregates()}
-    hosts = sorted({h for name in names if name in aggregates for h in aggregates[name].hosts or []})
+    hosts = _designed_hosts(cloud, target, hypervisor_type)
     if among is not None:
         hosts = [h for h in hosts or among if h in among]
     return usable_compute(cloud, hypervisor_type, among=hosts if hosts or among is not None else None)
+
+
+def every_compute(cloud: Any, target: Any, hypervisor_type: str) -> tuple[list[str], list[str]]:
+    """Every compute of the family, as the cloud has it (the designed aggregate's hosts, else every host with a
+    `hypervisor_type` hypervisor): those that can take a server now, and a line for each that cannot (the check
+    evaluates the first and names the second as not evaluated). None that can is a finding at once."""
+    hypervisors = list(cloud.compute.hypervisors(details=True))
+    names = _designed_hosts(cloud, target, hypervisor_type) or sorted(
+        {(hv.service_details or {}).get("host") for hv in hypervisors if hv.hypervisor_type == hypervisor_type}
+        - {None})
+    usable, seen = usable_hosts(cloud, names, hypervisor_type, hypervisors)
+    expect(bool(usable), f"no {hypervisor_type} compute host can take a server",
+           expected=f"one of {names} up, enabled, with a {hypervisor_type} hypervisor", found="; ".join(seen),
+           where="compute API os-aggregates, os-services, os-hypervisors")
+    return usable, [line for name, line in zip(names, seen, strict=True) if name not in usable]
+
+
+def expect_every_compute_evaluated(unusable: list[str], what: str) -> None:
+    """The end of a check that covers every compute: those that could not take a server are named, not skipped."""
+    expect(not unusable, f"{what} not evaluated on {len(unusable)} compute(s): they cannot take a server",
+           expected="every compute of both aggregates up and enabled", found="; ".join(unusable),
+           where="compute API os-services, os-hypervisors")
 
 
 class Boot:
     """A server sent onto a compute of one hypervisor family, on a network, not waited for yet."""
 
     def __init__(self, cloud: Any, resources: Any, target: Any, run: Any, hypervisor_type: str, network: Any,
-                 hint: str, among: list[str] | None = None, **extra: Any) -> None:
+                 hint: str, among: list[str] | None = None, host: str | None = None, **extra: Any) -> None:
+        """`host`: that compute (one of every_compute's); else one of the family (of `among`) that can take it."""
         self.cloud, self.hypervisor_type = cloud, hypervisor_type
-        self.host = compute_of(cloud, target, hypervisor_type, among)
+        self.host = host or compute_of(cloud, target, hypervisor_type, among)
         self.image = image_for(cloud, DISK_FORMAT.get(hypervisor_type, "vmdk"), hypervisor_type, run.prefix)
         self.flavor = flavor_for(cloud, self.image)
         self.server = boot(resources, image=self.image, flavor=self.flavor, host=self.host, hint=hint,
@@ -53,6 +92,19 @@ class Boot:
                found=outcome(server), where=where(self.cloud, server, self.image, self.flavor))
         self.server = server
         return server
+
+
+def boot_everywhere(cloud: Any, resources: Any, target: Any, run: Any, network: Any, hint: str,
+                    **extra: Any) -> tuple[list[Boot], list[str]]:
+    """A server on `network` on every compute of both families that can take one (KVM's first; `extra` goes to
+    boot()), not waited for; and a line for each compute that cannot (for expect_every_compute_evaluated)."""
+    boots, unusable = [], []
+    for hypervisor_type in FAMILIES:
+        hosts, missing = every_compute(cloud, target, hypervisor_type)
+        unusable += missing
+        boots += [Boot(cloud, resources, target, run, hypervisor_type, network, f"{hint}-{host}", host=host, **extra)
+                  for host in hosts]
+    return boots, unusable
 
 
 def port_of(cloud: Any, server: Any, network: Any) -> Any:

@@ -1,5 +1,6 @@
-"""NSX-8: security groups really filter traffic on both hypervisors: what a rule allows flows, a removed rule stops
-it within the designed bound (and a restored one lets it flow again), and a group without rules blocks.
+"""NSX-8: security groups really filter traffic on both hypervisors, on every compute: what a rule allows flows, a
+removed rule stops it within the designed bound (and a restored one lets it flow again), and a group without rules
+blocks.
 
 The runner reaches each instance as a user does, through a floating IP (the NSX plugin's Tier-1 NAT), and knocks on
 the instance's ssh port: an answer (connection accepted or refused by the guest) is traffic that flowed, silence is
@@ -15,9 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from stackproof.findings import expect
-from stackproof.servers import KVM_HV_TYPE, VMWARE_HV_TYPE
 from stackproof.waiting import WaitTimeout, wait_for
-from suites.nsx.attachment import Boot, port_of, run_network
+from suites.nsx.attachment import boot_everywhere, expect_every_compute_evaluated, port_of, run_network
 from suites.nsx.guests import floating_ips, require_floating_ips
 
 pytestmark = [pytest.mark.nsx]
@@ -76,9 +76,9 @@ def test_security_groups_filter_traffic(cloud, run, target, resources, waiter, n
     for default in cloud.network.security_group_rules(security_group_id=empty.id):
         cloud.network.delete_security_group_rule(default)
 
-    boots = [Boot(cloud, resources, target, run, hv_type, network, f"nsx8-{family}",
-                  security_groups=[{"name": group.name}]) for family, hv_type in (("kvm", KVM_HV_TYPE),
-                                                                                  ("vmware", VMWARE_HV_TYPE))]
+    # A server on every compute: a firewall one host does not enforce is a hole, whatever the others do.
+    boots, unusable = boot_everywhere(cloud, resources, target, run, network, "nsx8",
+                                      security_groups=[{"name": group.name}])
     servers = [b.active(waiter) for b in boots]
     ports = {server.compute_host: port_of(cloud, server, network) for server in servers}
     addresses = floating_ips(cloud, resources, nsx_design, network, ports, "nsx8")
@@ -94,3 +94,4 @@ def test_security_groups_filter_traffic(cloud, run, target, resources, waiter, n
         cloud.network.update_port(port, security_groups=[empty.id])
     all_settle(addresses, False, bound, f"ssh to stop within {bound:g} s of moving the ports to {empty.name}, "
                "a group without rules")
+    expect_every_compute_evaluated(unusable, "security group enforcement")

@@ -7,12 +7,14 @@ the lab's own fault registry, so the registry and the proof cannot drift apart.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,6 +170,36 @@ def plan(area: str, evidence: dict, solo: frozenset[str] = frozenset()) -> list[
     return [Batch(tuple(faults), tier, expected) for faults, tier, expected in batches]
 
 
+# The lab services whose logs a failed proof of the area shows (a CI run keeps nothing of the lab but its output).
+AREA_LOGS = {"nsx": "nsx-node-agent-"}
+LOG_LINES = 8  # the last lines of each such service, after its last warnings and errors
+
+
+def lab_logs(lab, area: str) -> str:
+    """What the area's lab services logged last: their warnings and errors, then their last lines."""
+    prefix = AREA_LOGS.get(area)
+    if prefix is None:
+        return ""
+    parts = []
+    for service in sorted(row["service"] for row in lab.status()["services"] if row["service"].startswith(prefix)):
+        lines = lab.run("logs", service, "-n", "400", timeout=30).stdout.splitlines()
+        alarms = [line for line in lines[:-LOG_LINES] if " WARNING " in line or " ERROR " in line][-LOG_LINES:]
+        parts.append(f"--- {service}:\n" + "\n".join(alarms + lines[-LOG_LINES:]))
+    return "\n".join(parts)
+
+
+@contextlib.contextmanager
+def showing_lab_logs(lab, area: str) -> Iterator[None]:
+    """A failed proof says what the lab's own services saw meanwhile."""
+    try:
+        yield
+    except AssertionError as exc:
+        logs = lab_logs(lab, area)
+        if not logs:
+            raise
+        raise AssertionError(f"{exc}\n\nthe lab's {area} services logged last:\n{logs}") from exc
+
+
 def prove_batch(lab, area: str, batch: Batch, evidence: dict, reports: Path, limit: float = 90.0, *,
                 expected_skips: dict[str, str] | None = None) -> None:
     """Inject the batch's faults: exactly their controls of `area` go red, each naming its faulty object (the
@@ -182,6 +214,12 @@ def prove_batch(lab, area: str, batch: Batch, evidence: dict, reports: Path, lim
         assert fault in registry, f"the lab has no fault {fault!r}: add it to stackproof_lab/faults/catalogue.py"
         assert batch.expected[fault], f"fault {fault} names no control of area {area} ({registry[fault]['controls']})"
     expected = batch.controls()
+    with showing_lab_logs(lab, area):
+        _prove(lab, area, batch, evidence, reports, limit, expected, expected_skips)
+
+
+def _prove(lab, area: str, batch: Batch, evidence: dict, reports: Path, limit: float, expected: frozenset[str],
+           expected_skips: dict[str, str] | None) -> None:
     injected = []
     try:
         for fault in batch.faults:
@@ -231,8 +269,9 @@ def assert_green(lab, area: str, reports: Path, tier: str = "full", runs: int = 
         controls = area_controls(area, disruptive=tier == "all")
     for attempt in range(runs):
         run = run_area(lab, area, reports, tier)
-        assert run.exit_code == 0 and run.not_passed(expected_skips) == {}, (
-            f"run {attempt + 1}: {run.not_passed()}\n{run.output[-3000:]}")
+        with showing_lab_logs(lab, area):
+            assert run.exit_code == 0 and run.not_passed(expected_skips) == {}, (
+                f"run {attempt + 1}: {run.not_passed()}\n{run.output[-3000:]}")
         assert set(run.outcomes) == controls, f"run {attempt + 1} ran {sorted(run.outcomes)}, not {sorted(controls)}"
 
 

@@ -31,8 +31,10 @@ EVIDENCE = {
         "SP-NSX-008": ["a server with a port did not boot on vmware-"],
         "SP-NSX-010": ["a server with a port did not boot on vmware-"],
     },
-    "nsx-firewall-not-enforced": {"SP-NSX-008": ["of removing its rule from sp-", "kvm-", ": answers"]},
-    "overlay-tunnel-blocked-between-clusters": {"SP-NSX-010": ["does not reach server", "ping exit 1"]},
+    # faults on the second of each family's computes: the checks cover every compute, not the first that boots
+    "nsx-firewall-not-enforced": {"SP-NSX-008": ["of removing its rule from sp-", "vmware-2: answers"]},
+    "overlay-tunnel-blocked-between-clusters": {"SP-NSX-010": ["on kvm-2 (port", "does not reach server",
+                                                               "ping exit 1"]},
 }
 # What the lab cannot give these checks: its KVM computes plug VIFs into Linux bridges of its NSX node agents, not
 # into an NSX-managed Open vSwitch bridge (no Open vSwitch here). The check says so, and the proofs hold it to that.

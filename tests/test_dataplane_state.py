@@ -1,0 +1,68 @@
+"""What the lab's NSX node agent reads for its node: a port whose server is gone, or whose key pair nova cannot say
+now, costs that one VIF at most; the node's other VIFs are made (one unreadable server once kept a whole compute
+from plugging anything, and every later server on it was silent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stackproof_lab.dataplane import state
+from stackproof_lab.errors import LabError
+
+NETWORK, SUBNET = "net-1", "subnet-1"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample guest"
+
+
+def port(port_id: str, server: str) -> dict[str, Any]:
+    return {"id": port_id, "device_id": server, "device_owner": "compute:nova", "network_id": NETWORK,
+            "mac_address": "fa:16:3e:00:00:01", "fixed_ips": [{"subnet_id": SUBNET, "ip_address": "203.0.113.5"}],
+            "admin_state_up": True, "port_security_enabled": True}
+
+
+class Neutron:
+    """Neutron and nova as rest.Cloud answers: server `gone` is 404 (None with ok=404), `down` raises."""
+
+    def __init__(self, ports: list[dict[str, Any]]) -> None:
+        self.ports = ports
+
+    def call(self, service: str, method: str, path: str, body: Any = None, *, ok: tuple[int, ...] = (200,)) -> Any:
+        if service == "compute":
+            if "/servers/down" in path:
+                raise LabError("compute GET /servers/down: HTTP 503 nova is restarting")
+            if "/servers/gone" in path:
+                assert 404 in ok, "a server that is gone is an answer, not a failure"
+                return {"itemNotFound": {"code": 404}}
+            if path.startswith("/servers/"):
+                return {"server": {"key_name": "k", "user_id": "u"}}
+            return {"keypair": {"public_key": KEY}}
+        if path.startswith("/ports"):
+            return {"ports": self.ports}
+        if path == "/subnets":
+            return {"subnets": [{"id": SUBNET, "ip_version": 4, "cidr": "203.0.113.0/24", "gateway_ip": "203.0.113.1"}]}
+        if path == "/networks":
+            return {"networks": [{"id": NETWORK, "mtu": 1450}]}
+        raise AssertionError(f"unexpected call {service} {method} {path}")
+
+
+class Nsx:
+    def __init__(self, ports: list[dict[str, Any]]) -> None:
+        self.ports = ports
+
+    def call(self, method: str, path: str) -> Any:
+        if path == "/api/v1/logical-switches":
+            return {"results": [{"vni": 65538, "tags": [{"scope": "policyPath", "tag": f"/infra/segments/{NETWORK}"}]}]}
+        return {"results": [{"port": p["id"], "rules": []} for p in self.ports]}
+
+
+def test_a_server_that_is_gone_or_unreadable_costs_only_its_own_vif() -> None:
+    ports = [port("p-live", "live"), port("p-gone", "gone"), port("p-down", "down")]
+    keys: dict[str, str | None] = {}
+
+    desired = state.read(Neutron(ports), Nsx(ports), "kvm-1", edge=False, keys=keys)
+
+    plugged = {v.port_id: v for v in desired.vifs}
+    assert set(plugged) == {"p-live", "p-gone"}
+    assert plugged["p-live"].authorized_key == KEY and plugged["p-live"].mtu == 1450
+    assert plugged["p-gone"].authorized_key is None  # nothing logs into a server that is gone
+    assert any("p-down" in note and "unreadable" in note for note in desired.notes), desired.notes
+    assert "down" not in keys  # asked again next turn, once nova answers
