@@ -144,7 +144,7 @@ class Node:
         if value is not None and self.made.get(key) == value:
             return
         try:
-            action(key, value)
+            done = action(key, value)  # what it did, when it changed an object in place
         except (CommandFailed, subprocess.TimeoutExpired) as exc:
             problems.append(f"{key}: {exc}")
             self.made.pop(key, None)  # made again next time
@@ -153,7 +153,7 @@ class Node:
             self.made.pop(key, None)
             LOG.info("removed %s", key)
         else:
-            LOG.info("%s %s: %s", "remade" if key in self.made else "made", key,
+            LOG.info("%s %s: %s", done or ("remade" if key in self.made else "made"), key,
                      value.describe() if isinstance(value, Vif | Router) else value)
             self.made[key] = value
 
@@ -174,11 +174,11 @@ class Node:
 
     # --- instances -------------------------------------------------------------------------------
 
-    def _vif(self, key: str, vif: Vif) -> None:
+    def _vif(self, key: str, vif: Vif) -> str | None:
         before = self.made.get(key)
         if isinstance(before, Vif) and replace(before, firewall=vif.firewall) == vif:
             _in(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
-            return
+            return "refiltered"
         for made in (before, vif):
             _clear(made)
         run("ip", "netns", "add", vif.namespace)
@@ -195,14 +195,15 @@ class Node:
         _in(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
         if vif.authorized_key:
             _guest_sshd(vif)
+        return None
 
     # --- routers ---------------------------------------------------------------------------------
 
-    def _router(self, key: str, router: Router) -> None:
+    def _router(self, key: str, router: Router) -> str | None:
         before = self.made.get(key)
         if isinstance(before, Router) and replace(before, floating=router.floating, snat=router.snat) == router:
             self._floating(router, before.floating)
-            return
+            return "retranslated"
         for made in (before, router):
             _clear(made)
         ns = router.namespace
@@ -217,6 +218,7 @@ class Node:
             if router.next_hop:
                 _in(ns, "ip", "route", "add", "default", "via", router.next_hop)
         self._floating(router, ())
+        return None
 
     def _router_port(self, ns: str, port: RouterPort, inner: str, outer: str, master: str) -> None:
         name, peer = port.device(inner), port.device(outer)
