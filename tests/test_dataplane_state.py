@@ -1,12 +1,12 @@
-"""What the lab's NSX node agent reads for its node: a port whose server is gone, or whose key pair nova cannot say
-now, costs that one VIF at most; the node's other VIFs are made (one unreadable server once kept a whole compute
-from plugging anything, and every later server on it was silent)."""
+"""The lab's NSX node agent: what it reads for its node (a port whose server is gone, or whose key pair nova cannot
+say now, costs that one VIF at most; the node's other VIFs are made), and what it checks of what it made (the
+kernel's view, not its memory, decides what is intact)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from stackproof_lab.dataplane import state
+from stackproof_lab.dataplane import realize, state
 from stackproof_lab.errors import LabError
 
 NETWORK, SUBNET = "net-1", "subnet-1"
@@ -66,3 +66,30 @@ def test_a_server_that_is_gone_or_unreadable_costs_only_its_own_vif() -> None:
     assert plugged["p-gone"].authorized_key is None  # nothing logs into a server that is gone
     assert any("p-down" in note and "unreadable" in note for note in desired.notes), desired.notes
     assert "down" not in keys  # asked again next turn, once nova answers
+
+
+def test_the_agent_remakes_what_the_kernel_no_longer_holds(monkeypatch) -> None:
+    """What the agent made is checked against the kernel on its sweeps: a tap off its bridge, a tunnel that
+    floods to too few TEPs or a guest whose sshd went is made again, not trusted from memory."""
+    vif = state.Vif("6992918d-f42c-44d2-b820-bec8324ee6fc", "fa:16:3e:2c:bc:70", ("203.0.113.92/24",),
+                    "203.0.113.1", 65538, 1500, (), authorized_key=KEY)
+    node = realize.Node("192.0.2.241", ("192.0.2.242", "192.0.2.245"), None)
+    node.made = {"segment 65538": 65538, f"vif {vif.port_id}": vif}
+    links = {"nsx65538": realize.Link(None, True), "vx65538": realize.Link("nsx65538", True),
+             vif.tap: realize.Link("nsx65538", True)}
+    monkeypatch.setattr(realize, "_link_table", lambda: links)
+    monkeypatch.setattr(realize, "_namespaces", lambda: {vif.namespace})
+    monkeypatch.setattr(realize, "_flood_list", lambda device: {"192.0.2.242", "192.0.2.245"})
+    monkeypatch.setattr(realize, "_guest_running", lambda v: True)
+    assert node.broken() == {}
+
+    links[vif.tap] = realize.Link(None, True)
+    monkeypatch.setattr(realize, "_flood_list", lambda device: {"192.0.2.242"})
+    broken = node.broken()
+    assert "not on nsx65538" in broken[f"vif {vif.port_id}"]
+    assert "not to every TEP" in broken["segment 65538"]
+    assert node.broken(skip={"segment 65538", f"vif {vif.port_id}"}) == {}  # made this turn: not judged yet
+
+    links[vif.tap] = realize.Link("nsx65538", True)
+    monkeypatch.setattr(realize, "_guest_running", lambda v: False)
+    assert node.broken()[f"vif {vif.port_id}"] == "its guest sshd is not running"

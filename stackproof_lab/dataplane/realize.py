@@ -8,7 +8,9 @@ bridge, as nova names the tap. A router is a namespace ``qrouter-<id>`` with ``q
 a ``qg-`` gateway on br-ex. What exists and is no longer wanted goes.
 
 Each object is remembered by the desired value it was made from: a changed object is made again (a VIF's
-firewall alone is re-rendered in place, atomically), an unchanged one is left alone.
+firewall alone is re-rendered in place, atomically), an unchanged one is left alone. Memory is not trusted
+for long: every sweep also checks what was made against the kernel (a link off its bridge, a namespace gone,
+a tunnel flooding to too few TEPs, a guest sshd not running) and makes again what is not intact, logging why.
 """
 
 from __future__ import annotations
@@ -72,7 +74,31 @@ def bridge(vni: int) -> str:
 
 
 def _links() -> set[str]:
-    return {line.split(":")[1].strip().split("@")[0] for line in run("ip", "-o", "link").splitlines()}
+    return set(_link_table())
+
+
+@dataclass(frozen=True)
+class Link:
+    master: str | None
+    up: bool
+
+
+def _link_table() -> dict[str, Link]:
+    """Every link of the node: its bridge (master) and whether it is administratively up, from `ip -o link`."""
+    table = {}
+    for line in run("ip", "-o", "link").splitlines():
+        name = line.split(":")[1].strip().split("@")[0]
+        words = line.split()
+        flags = line[line.find("<") + 1:line.find(">")].split(",")
+        master = words[words.index("master") + 1] if "master" in words else None
+        table[name] = Link(master, "UP" in flags)
+    return table
+
+
+def _flood_list(vxlan: str) -> set[str]:
+    """The TEPs a VXLAN device floods to (its all-zero FDB entries)."""
+    return {line.split(" dst ")[1].split()[0] for line in run("bridge", "fdb", "show", "dev", vxlan).splitlines()
+            if line.startswith(FLOOD) and " dst " in line}
 
 
 def _namespaces() -> set[str]:
@@ -136,9 +162,51 @@ class Node:
             try:
                 for leftover in self.sweep(desired):
                     LOG.info("removed leftover %s", leftover)
+                made_now = {key for key, value in self.made.items() if before.get(key) != value}
+                for key, why in self.broken(skip=made_now).items():
+                    LOG.warning("%s is not intact (%s): made again", key, why)
+                    self.made.pop(key, None)
             except (CommandFailed, subprocess.TimeoutExpired) as exc:
                 problems.append(f"sweep: {exc}")
         return problems
+
+    def broken(self, skip: set[str] = frozenset()) -> dict[str, str]:
+        """What this agent made that the kernel no longer holds as made, and why: each is made again next turn
+        (a link that left its bridge, a namespace or a guest sshd that went, a tunnel missing a TEP). `skip`: what
+        this turn made (a guest sshd writes its pid file a moment after it starts)."""
+        links, namespaces, broken = _link_table(), _namespaces(), {}
+        for key, value in self.made.items():
+            if key in skip:
+                continue
+            why = None
+            if key.startswith("segment "):
+                vni = int(key.split()[1])
+                vxlan = f"vx{vni}"
+                if not links.get(bridge(vni), Link(None, False)).up:
+                    why = f"bridge {bridge(vni)} missing or down"
+                elif links.get(vxlan) != Link(bridge(vni), True):
+                    why = f"{vxlan} missing, down or not on {bridge(vni)}: {links.get(vxlan)}"
+                elif set(self.remote_teps) - _flood_list(vxlan):
+                    why = f"{vxlan} floods to {sorted(_flood_list(vxlan))}, not to every TEP"
+            elif isinstance(value, Vif):
+                if value.namespace not in namespaces:
+                    why = f"namespace {value.namespace} missing"
+                elif links.get(value.tap) != Link(bridge(value.vni), True):
+                    why = f"{value.tap} missing, down or not on {bridge(value.vni)}: {links.get(value.tap)}"
+                elif value.authorized_key and not _guest_running(value):
+                    why = "its guest sshd is not running"
+            elif isinstance(value, Router):
+                if value.namespace not in namespaces:
+                    why = f"namespace {value.namespace} missing"
+                else:
+                    masters = {p.device("rq-"): bridge(p.vni) for p in value.interfaces}
+                    if value.gateway and self.external_bridge:
+                        masters[value.gateway.device("rg-")] = self.external_bridge
+                    wrong = [n for n, m in masters.items() if links.get(n) != Link(m, True)]
+                    why = f"{', '.join(wrong)} missing, down or off their bridge" if wrong else None
+            if why:
+                broken[key] = why
+        return broken
 
     def _step(self, problems: list[str], key: str, value: object, action) -> None:
         if value is not None and self.made.get(key) == value:
@@ -167,7 +235,9 @@ class Node:
         if vxlan not in links:
             run("ip", "link", "add", vxlan, "type", "vxlan", "id", str(vni), "local", self.local_tep, "dstport",
                 str(VXLAN_PORT), "nolearning")
-            for tep in self.remote_teps:
+        flooded = _flood_list(vxlan)
+        for tep in self.remote_teps:
+            if tep not in flooded:  # a device half made before (or emptied) gets what it lacks
                 run("bridge", "fdb", "append", FLOOD, "dev", vxlan, "dst", tep)
         run("ip", "link", "set", vxlan, "master", name, "up")
         run("ip", "link", "set", name, "up")
@@ -289,6 +359,17 @@ def _guest_sshd(vif: Vif) -> None:
     os.chmod(folder / "authorized_keys", 0o600)
     (folder / "sshd_config").write_text(GUEST_SSHD.format(port=vif.port_id, folder=folder))
     _in(vif.namespace, "/usr/sbin/sshd", "-f", str(folder / "sshd_config"))
+
+
+def _guest_running(vif: Vif) -> bool:
+    """Whether the guest's sshd runs: the pid its pid file names is an sshd with this guest's config."""
+    folder = GUESTS / short(vif.port_id)
+    try:
+        pid = int((folder / "sshd.pid").read_text().split()[0])
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()  # sshd retitles itself: "sshd: ... -f <config> ..."
+    except (OSError, ValueError, IndexError):
+        return False
+    return str(folder / "sshd_config").encode() in command
 
 
 def _stop_guest_sshd(vif: Vif) -> None:
