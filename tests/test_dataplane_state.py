@@ -81,7 +81,12 @@ def test_the_agent_remakes_what_the_kernel_no_longer_holds(monkeypatch) -> None:
     monkeypatch.setattr(realize, "_namespaces", lambda: {vif.namespace})
     monkeypatch.setattr(realize, "_flood_list", lambda device: {"192.0.2.242", "192.0.2.245"})
     monkeypatch.setattr(realize, "_guest_running", lambda v: True)
+    monkeypatch.setattr(realize, "_arp_ignore", lambda device: realize.ARP_NEVER)
     assert node.broken() == {}
+
+    monkeypatch.setattr(realize, "_arp_ignore", lambda device: 0)  # Linux's default: answers for any address
+    assert "answers ARP" in node.broken()["segment 65538"]
+    monkeypatch.setattr(realize, "_arp_ignore", lambda device: realize.ARP_NEVER)
 
     links[vif.tap] = realize.Link(None, True)
     monkeypatch.setattr(realize, "_flood_list", lambda device: {"192.0.2.242"})
@@ -93,3 +98,14 @@ def test_the_agent_remakes_what_the_kernel_no_longer_holds(monkeypatch) -> None:
     links[vif.tap] = realize.Link("nsx65538", True)
     monkeypatch.setattr(realize, "_guest_running", lambda v: False)
     assert node.broken()[f"vif {vif.port_id}"] == "its guest sshd is not running"
+
+
+def test_a_segment_bridge_never_speaks_for_its_host(monkeypatch) -> None:
+    """A guest whose fixed IP is also an address of the compute (the lab's data network shares 203.0.113.0/24 with
+    the checks' networks) must be answered by the guest only: the segment's bridge answers no ARP and has no IPv6."""
+    commands = []
+    monkeypatch.setattr(realize, "run", lambda *argv, stdin=None: commands.append(argv) or "")
+    monkeypatch.setattr(realize, "_links", lambda: set())
+    monkeypatch.setattr(realize, "_flood_list", lambda device: set())
+    realize.Node("192.0.2.241", ("192.0.2.245",), None)._segment("segment 65538", 65538)
+    assert ("sysctl", "-qw", "net.ipv4.conf.nsx65538.arp_ignore=8", "net.ipv6.conf.nsx65538.disable_ipv6=1") in commands

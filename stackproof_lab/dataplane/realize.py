@@ -30,6 +30,7 @@ from stackproof_lab.topology import VXLAN_PORT
 
 LOG = logging.getLogger("nsx-node-agent")
 FLOOD = "00:00:00:00:00:00"
+ARP_NEVER = 8  # arp_ignore: answer no ARP request arriving on this interface, whatever address it asks for
 SWEEP_EVERY = 5  # turns between two sweeps for leftovers when nothing changed (each costs two `ip` calls)
 # Each instance's guest side: its sshd's host key, authorized key, config and pid, in the node's /var/lib/nsx.
 GUESTS = Path("/var/lib/nsx/guests")
@@ -93,6 +94,13 @@ def _link_table() -> dict[str, Link]:
         master = words[words.index("master") + 1] if "master" in words else None
         table[name] = Link(master, "UP" in flags)
     return table
+
+
+def _arp_ignore(device: str) -> int | None:
+    try:
+        return int(Path(f"/proc/sys/net/ipv4/conf/{device}/arp_ignore").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _flood_list(vxlan: str) -> set[str]:
@@ -184,6 +192,8 @@ class Node:
                 vxlan = f"vx{vni}"
                 if not links.get(bridge(vni), Link(None, False)).up:
                     why = f"bridge {bridge(vni)} missing or down"
+                elif _arp_ignore(bridge(vni)) != ARP_NEVER:
+                    why = f"bridge {bridge(vni)} answers ARP for the host's own addresses"
                 elif links.get(vxlan) != Link(bridge(vni), True):
                     why = f"{vxlan} missing, down or not on {bridge(vni)}: {links.get(vxlan)}"
                 elif set(self.remote_teps) - _flood_list(vxlan):
@@ -232,6 +242,11 @@ class Node:
         links = _links()
         if name not in links:
             run("ip", "link", "add", name, "type", "bridge")
+        # A segment is layer 2 only, as on an NSX transport node: the host's own stack must not speak on it. By
+        # default Linux answers ARP for any of the host's addresses on any interface, so a guest whose fixed IP
+        # equals this host's data-network address (both in 203.0.113.0/24 in the lab) had its ARP answered by
+        # the host's bridge, and its traffic went to the host (a floating IP silent for minutes).
+        run("sysctl", "-qw", f"net.ipv4.conf.{name}.arp_ignore={ARP_NEVER}", f"net.ipv6.conf.{name}.disable_ipv6=1")
         if vxlan not in links:
             run("ip", "link", "add", vxlan, "type", "vxlan", "id", str(vni), "local", self.local_tep, "dstport",
                 str(VXLAN_PORT), "nolearning")
