@@ -196,8 +196,8 @@ class Node:
                     why = f"bridge {bridge(vni)} answers ARP for the host's own addresses"
                 elif links.get(vxlan) != Link(bridge(vni), True):
                     why = f"{vxlan} missing, down or not on {bridge(vni)}: {links.get(vxlan)}"
-                elif set(self.remote_teps) - _flood_list(vxlan):
-                    why = f"{vxlan} floods to {sorted(_flood_list(vxlan))}, not to every TEP"
+                elif set(self.remote_teps) - (flooded := _flood_list(vxlan)):
+                    why = f"{vxlan} floods to {sorted(flooded)}, not to every TEP"
             elif isinstance(value, Vif):
                 if value.namespace not in namespaces:
                     why = f"namespace {value.namespace} missing"

@@ -34,9 +34,10 @@ def compute_hosts(cloud: Any, hosts: Any, hypervisor_type: str) -> list[ServiceH
     return [items[0] for _name, items in sorted(scope.covered.items())]
 
 
-def usable_compute(cloud: Any, hypervisor_type: str, among: list[str] | None = None) -> str:
-    """The first host (by name) that can take a server now: nova-compute up and enabled, with a
-    `hypervisor_type` hypervisor; among `among` (nova host names) when given, else among all hosts of that type."""
+def usable_computes(cloud: Any, hypervisor_type: str, among: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """The hosts (by name) that can take a server now: nova-compute up and enabled, with a `hypervisor_type`
+    hypervisor; among `among` (nova host names) when given, else among all hosts of that type. Also a line for
+    each host that cannot. None that can is a finding."""
     hypervisors = list(cloud.compute.hypervisors(details=True))
     names = among if among is not None else sorted(
         {(hv.service_details or {}).get("host") for hv in hypervisors if hv.hypervisor_type == hypervisor_type}
@@ -45,7 +46,12 @@ def usable_compute(cloud: Any, hypervisor_type: str, among: list[str] | None = N
     expect(bool(usable), f"no {hypervisor_type} compute host can take a server",
            expected=f"one of {names} up, enabled, with a {hypervisor_type} hypervisor", found="; ".join(seen),
            where="compute API os-services, os-hypervisors")
-    return usable[0]
+    return usable, [line for name, line in zip(names, seen, strict=True) if name not in usable]
+
+
+def usable_compute(cloud: Any, hypervisor_type: str, among: list[str] | None = None) -> str:
+    """The first host (by name) that can take a server now (see usable_computes)."""
+    return usable_computes(cloud, hypervisor_type, among)[0][0]
 
 
 def _nova_path(conf: configparser.ConfigParser, section: str, option: str, default: str) -> str:

@@ -15,10 +15,9 @@ from stackproof.servers import (
     image_for,
     outcome,
     settled,
-    usable_hosts,
     where,
 )
-from suites.block_storage.compute_hosts import usable_compute
+from suites.block_storage.compute_hosts import usable_compute, usable_computes
 
 SUBNET_CIDR = "203.0.113.0/24"  # documentation range: the run's own overlay network
 DISK_FORMAT = {KVM_HV_TYPE: "qcow2"}  # anything else: VMware, vmdk
@@ -52,15 +51,7 @@ def every_compute(cloud: Any, target: Any, hypervisor_type: str) -> tuple[list[s
     """Every compute of the family, as the cloud has it (the designed aggregate's hosts, else every host with a
     `hypervisor_type` hypervisor): those that can take a server now, and a line for each that cannot (the check
     evaluates the first and names the second as not evaluated). None that can is a finding at once."""
-    hypervisors = list(cloud.compute.hypervisors(details=True))
-    names = _designed_hosts(cloud, target, hypervisor_type) or sorted(
-        {(hv.service_details or {}).get("host") for hv in hypervisors if hv.hypervisor_type == hypervisor_type}
-        - {None})
-    usable, seen = usable_hosts(cloud, names, hypervisor_type, hypervisors)
-    expect(bool(usable), f"no {hypervisor_type} compute host can take a server",
-           expected=f"one of {names} up, enabled, with a {hypervisor_type} hypervisor", found="; ".join(seen),
-           where="compute API os-aggregates, os-services, os-hypervisors")
-    return usable, [line for name, line in zip(names, seen, strict=True) if name not in usable]
+    return usable_computes(cloud, hypervisor_type, _designed_hosts(cloud, target, hypervisor_type) or None)
 
 
 def expect_every_compute_evaluated(unusable: list[str], what: str) -> None:
