@@ -36,6 +36,8 @@ APT_PACKAGES = [
     "iputils-ping",  # the lab's guests (instance namespaces run the host's tools): ping and nc, as guest images have
     "netcat-openbsd",
     "iputils-arping",  # the NSX edge announces floating IPs with a gratuitous ARP, as neutron's L3 agent does
+    "dnsmasq-base",  # the edge's DHCP server for each network, as NSX's and neutron's DHCP serve instances
+    "busybox",  # ... and the guests' DHCP client (udhcpc), as small cloud images have
     "rpcbind",  # the storage host's NFS server: portmapper for NFSv3 clients
     "nfs-ganesha",  # ... a user-space NFS server (this kernel has no nfsd)
     "nfs-ganesha-vfs",

@@ -9,7 +9,8 @@ import secrets
 from stackproof_lab.layout import Layout
 
 SERVICE_USERS = ("glance", "placement", "nova", "neutron", "cinder")
-NAMES = ("database", "admin", "member", *SERVICE_USERS, "vcenter", "rabbitmq", "nsx")
+# "metadata": the secret the edge's metadata proxy signs instance ids with, and nova checks them against.
+NAMES = ("database", "admin", "member", *SERVICE_USERS, "vcenter", "rabbitmq", "nsx", "metadata")
 
 
 def load(layout: Layout) -> dict[str, str]:

@@ -276,6 +276,9 @@ SERVICES: list[Service] = [
             after=("placement-schema",)),
     Service("nova-api", CONTROLLER, "nova", _uwsgi("nova.wsgi.osapi_compute:application", "nova-api", threads=4),
             "http", port="nova-api", env=_nova_api_env, after=("nova-schema",)),
+    # Instances' metadata (their key pair, user data), behind the edge's metadata proxy (dataplane/metadata_proxy).
+    Service("nova-api-metadata", CONTROLLER, "nova", _uwsgi("nova.wsgi.metadata:application", "nova-metadata"),
+            "http", port="nova-metadata", env=_nova_api_env, after=("nova-schema",)),
     Service("nova-conductor", CONTROLLER, "nova", _venv_script("nova-conductor", *NOVA_CONF), "heartbeat",
             heartbeats=(Heartbeat("nova_cell1", "nova-conductor", topology.NOVA_CONTROLLER_HOST),),
             after=("nova-schema", "rabbitmq")),

@@ -22,8 +22,8 @@ BLOCK = [{"direction": d, "action": "DROP", "ip_protocol": "IPV4_IPV6", "remote"
 
 
 def vif(rules) -> Vif:
-    return Vif("6992918d-f42c-44d2-b820-bec8324ee6fc", "fa:16:3e:2c:bc:70", ("203.0.113.92/24",), "203.0.113.1",
-               65538, 1500, rules)
+    return Vif("6992918d-f42c-44d2-b820-bec8324ee6fc", "fa:16:3e:2c:bc:70", ("203.0.113.92/24",), 65538, 1500,
+               rules)
 
 
 def chain(text: str, name: str) -> list[str]:

@@ -1,46 +1,52 @@
-"""The lab's NSX node agent: what it reads for its node (a port whose server is gone, or whose key pair nova cannot
-say now, costs that one VIF at most; the node's other VIFs are made), and what it checks of what it made (the
-kernel's view, not its memory, decides what is intact)."""
+"""The lab's NSX node agent: what it reads for its node (VIFs from Neutron and NSX; on the edge, a DHCP server for
+each network with instances, with a static lease per instance port, and the DHCP ports it still lacks), and what it
+checks of what it made (the kernel's view, not its memory, decides what is intact)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from stackproof_lab.dataplane import realize, state
-from stackproof_lab.errors import LabError
+from stackproof_lab.dataplane import realize, render, state
 
 NETWORK, SUBNET = "net-1", "subnet-1"
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample guest"
+BARE, BARE_SUBNET = "net-2", "subnet-2"  # a network with an instance and no DHCP port yet
 
 
-def port(port_id: str, server: str) -> dict[str, Any]:
-    return {"id": port_id, "device_id": server, "device_owner": "compute:nova", "network_id": NETWORK,
-            "mac_address": "fa:16:3e:00:00:01", "fixed_ips": [{"subnet_id": SUBNET, "ip_address": "203.0.113.5"}],
-            "admin_state_up": True, "port_security_enabled": True}
+def port(port_id: str, server: str, address: str = "203.0.113.5", *, network: str = NETWORK, subnet: str = SUBNET,
+         owner: str = "compute:nova", host: str = "kvm-1", mac: str = "fa:16:3e:00:00:01") -> dict[str, Any]:
+    return {"id": port_id, "device_id": server, "device_owner": owner, "network_id": network, "mac_address": mac,
+            "fixed_ips": [{"subnet_id": subnet, "ip_address": address}], "admin_state_up": True,
+            "port_security_enabled": True, "binding:host_id": host}
 
 
 class Neutron:
-    """Neutron and nova as rest.Cloud answers: server `gone` is 404 (None with ok=404), `down` raises."""
+    """Neutron as rest.Cloud answers, with its host filter. Nova is never asked: the guest gets its key pair from
+    the metadata service, not from the agent."""
 
     def __init__(self, ports: list[dict[str, Any]]) -> None:
         self.ports = ports
+        self.created: list[dict[str, Any]] = []
 
     def call(self, service: str, method: str, path: str, body: Any = None, *, ok: tuple[int, ...] = (200,)) -> Any:
-        if service == "compute":
-            if "/servers/down" in path:
-                raise LabError("compute GET /servers/down: HTTP 503 nova is restarting")
-            if "/servers/gone" in path:
-                assert 404 in ok, "a server that is gone is an answer, not a failure"
-                return {"itemNotFound": {"code": 404}}
-            if path.startswith("/servers/"):
-                return {"server": {"key_name": "k", "user_id": "u"}}
-            return {"keypair": {"public_key": KEY}}
-        if path.startswith("/ports"):
+        assert service == "network", f"the agent asked {service}: {method} {path}"
+        if method == "POST" and path == "/ports":
+            self.created.append(body["port"])
+            return {"port": body["port"]}
+        if path.startswith("/ports?binding:host_id="):
+            return {"ports": [p for p in self.ports if p["binding:host_id"] == path.split("=", 1)[1]]}
+        if path == "/ports":
             return {"ports": self.ports}
+        if path == "/routers":
+            return {"routers": []}
         if path == "/subnets":
-            return {"subnets": [{"id": SUBNET, "ip_version": 4, "cidr": "203.0.113.0/24", "gateway_ip": "203.0.113.1"}]}
+            return {"subnets": [
+                {"id": SUBNET, "network_id": NETWORK, "ip_version": 4, "cidr": "203.0.113.0/24",
+                 "gateway_ip": "203.0.113.1", "enable_dhcp": True, "project_id": "p"},
+                {"id": BARE_SUBNET, "network_id": BARE, "ip_version": 4, "cidr": "192.0.2.64/26", "gateway_ip": None,
+                 "enable_dhcp": True, "project_id": "p2"}]}
         if path == "/networks":
-            return {"networks": [{"id": NETWORK, "mtu": 1450}]}
+            return {"networks": [{"id": NETWORK, "mtu": 1450}, {"id": BARE, "mtu": 1500}]}
         raise AssertionError(f"unexpected call {service} {method} {path}")
 
 
@@ -50,37 +56,71 @@ class Nsx:
 
     def call(self, method: str, path: str) -> Any:
         if path == "/api/v1/logical-switches":
-            return {"results": [{"vni": 65538, "tags": [{"scope": "policyPath", "tag": f"/infra/segments/{NETWORK}"}]}]}
+            return {"results": [{"vni": 65538 + i, "tags": [{"scope": "policyPath", "tag": f"/infra/segments/{net}"}]}
+                                for i, net in enumerate((NETWORK, BARE))]}
         return {"results": [{"port": p["id"], "rules": []} for p in self.ports]}
 
 
-def test_a_server_that_is_gone_or_unreadable_costs_only_its_own_vif() -> None:
-    ports = [port("p-live", "live"), port("p-gone", "gone"), port("p-down", "down")]
-    keys: dict[str, str | None] = {}
+def test_a_compute_plugs_its_own_vifs_without_asking_nova() -> None:
+    ports = [port("p-1", "s-1"), port("p-2", "s-2", "203.0.113.6", host="kvm-2")]
 
-    desired = state.read(Neutron(ports), Nsx(ports), "kvm-1", edge=False, keys=keys)
+    desired = state.read(Neutron(ports), Nsx(ports), "kvm-1", edge=False)
 
-    plugged = {v.port_id: v for v in desired.vifs}
-    assert set(plugged) == {"p-live", "p-gone"}
-    assert plugged["p-live"].authorized_key == KEY and plugged["p-live"].mtu == 1450
-    assert plugged["p-gone"].authorized_key is None  # nothing logs into a server that is gone
-    assert any("p-down" in note and "unreadable" in note for note in desired.notes), desired.notes
-    assert "down" not in keys  # asked again next turn, once nova answers
+    assert [(v.port_id, v.addresses, v.mtu) for v in desired.vifs] == [("p-1", ("203.0.113.5/24",), 1450)]
+    assert desired.dhcp == () and desired.vnis == {65538}
+
+
+def test_the_edge_serves_dhcp_to_every_instance_and_reserves_the_ports_it_lacks() -> None:
+    ports = [port("p-1", "s-1", mac="fa:16:3e:00:00:01"),
+             port("p-2", "s-2", "203.0.113.6", host="vmware-2", mac="fa:16:3e:00:00:02"),
+             port("d-1", "dhcp-controller-net-1", "203.0.113.2", owner="network:dhcp", host="",
+                  mac="fa:16:3e:00:00:0d"),
+             port("p-3", "s-3", "192.0.2.70", network=BARE, subnet=BARE_SUBNET, host="kvm-2")]
+    neutron = Neutron(ports)
+
+    desired = state.read(neutron, Nsx(ports), "controller", edge=True)
+
+    assert desired.vifs == ()
+    (server,) = desired.dhcp
+    assert (server.network_id, server.port_id, server.address, server.gateway, server.vni, server.mtu) == (
+        NETWORK, "d-1", "203.0.113.2/24", "203.0.113.1", 65538, 1450)
+    assert server.hosts == (("fa:16:3e:00:00:01", "203.0.113.5"), ("fa:16:3e:00:00:02", "203.0.113.6"))
+    assert desired.vnis == {65538}  # the edge carries the segment its DHCP server is on
+    assert desired.dhcp_ports_wanted == ((BARE, BARE_SUBNET, "p2"),)
+    assert state.reserve_dhcp_ports(neutron, "controller", desired.dhcp_ports_wanted) == []
+    (created,) = neutron.created
+    assert (created["device_owner"], created["network_id"], created["fixed_ips"], created["project_id"]) == (
+        "network:dhcp", BARE, [{"subnet_id": BARE_SUBNET}], "p2")
+
+
+def test_a_dhcp_server_gives_static_leases_the_metadata_route_and_the_mtu() -> None:
+    server = state.DhcpServer(NETWORK, "d-1", "fa:16:3e:00:00:0d", "203.0.113.2/24", "203.0.113.1", 65538, 1450,
+                              (("fa:16:3e:00:00:01", "203.0.113.5"),))
+    argv = render.dnsmasq(server, Path("/var/lib/nsx/dhcp") / NETWORK)
+    assert "--dhcp-range=203.0.113.0,static,255.255.255.0,infinite" in argv
+    assert "--dhcp-option=option:classless-static-route,169.254.169.254/32,203.0.113.2,0.0.0.0/0,203.0.113.1" in argv
+    assert "--dhcp-option=option:mtu,1450" in argv and "--port=0" in argv and f"--interface={server.inner}" in argv
+    no_gateway = render.dnsmasq(state.DhcpServer(BARE, "d-2", "fa:16:3e:00:00:0e", "192.0.2.66/26", None, 65539,
+                                                 1500, ()), Path("/tmp"))
+    assert "--dhcp-option=option:classless-static-route,169.254.169.254/32,192.0.2.66" in no_gateway
+    assert "--dhcp-option=option:router" in no_gateway  # an empty router option: no default route
 
 
 def test_the_agent_remakes_what_the_kernel_no_longer_holds(monkeypatch) -> None:
     """What the agent made is checked against the kernel on its sweeps: a tap off its bridge, a tunnel that
     floods to too few TEPs or a guest whose sshd went is made again, not trusted from memory."""
-    vif = state.Vif("6992918d-f42c-44d2-b820-bec8324ee6fc", "fa:16:3e:2c:bc:70", ("203.0.113.92/24",),
-                    "203.0.113.1", 65538, 1500, (), authorized_key=KEY)
+    vif = state.Vif("6992918d-f42c-44d2-b820-bec8324ee6fc", "fa:16:3e:2c:bc:70", ("203.0.113.92/24",), 65538,
+                    1500, ())
+    dhcp = state.DhcpServer(NETWORK, "d-1", "fa:16:3e:00:00:0d", "203.0.113.2/24", "203.0.113.1", 65538, 1500, ())
     node = realize.Node("192.0.2.241", ("192.0.2.242", "192.0.2.245"), None)
-    node.made = {"segment 65538": 65538, f"vif {vif.port_id}": vif}
+    node.made = {"segment 65538": 65538, f"vif {vif.port_id}": vif, f"dhcp {NETWORK}": dhcp}
     links = {"nsx65538": realize.Link(None, True), "vx65538": realize.Link("nsx65538", True),
-             vif.tap: realize.Link("nsx65538", True)}
+             vif.tap: realize.Link("nsx65538", True), dhcp.outer: realize.Link("nsx65538", True)}
+    running = {"guest.pid", "dnsmasq.pid", "proxy.pid"}
     monkeypatch.setattr(realize, "_link_table", lambda: links)
-    monkeypatch.setattr(realize, "_namespaces", lambda: {vif.namespace})
+    monkeypatch.setattr(realize, "_namespaces", lambda: {vif.namespace, dhcp.namespace})
     monkeypatch.setattr(realize, "_flood_list", lambda device: {"192.0.2.242", "192.0.2.245"})
-    monkeypatch.setattr(realize, "_guest_running", lambda v: True)
+    monkeypatch.setattr(realize, "_running", lambda pid_file, marker: pid_file.name in running)
     monkeypatch.setattr(realize, "_arp_ignore", lambda device: realize.ARP_NEVER)
     assert node.broken() == {}
 
@@ -96,8 +136,12 @@ def test_the_agent_remakes_what_the_kernel_no_longer_holds(monkeypatch) -> None:
     assert node.broken(skip={"segment 65538", f"vif {vif.port_id}"}) == {}  # made this turn: not judged yet
 
     links[vif.tap] = realize.Link("nsx65538", True)
-    monkeypatch.setattr(realize, "_guest_running", lambda v: False)
-    assert node.broken()[f"vif {vif.port_id}"] == "its guest sshd is not running"
+    running.clear()
+    broken = node.broken()
+    assert broken[f"vif {vif.port_id}"] == "its guest is not running"
+    assert broken[f"dhcp {NETWORK}"] == "its dnsmasq is not running"
+    running.add("dnsmasq.pid")
+    assert node.broken()[f"dhcp {NETWORK}"] == "its metadata proxy is not running"
 
 
 def test_a_segment_bridge_never_speaks_for_its_host(monkeypatch) -> None:

@@ -21,4 +21,6 @@ def node_agent(layout: Layout, host: str) -> Sections:
         "agent": {"node": host, "edge": edge, "interval": INTERVAL, "enforce_firewall": True},
         "overlay": {"local_tep": me.tep_address(), "remote_teps": ",".join(peers),
                     **({"external_bridge": topology.EXTERNAL_BRIDGE} if edge else {})},
+        # Where the edge's metadata proxies send the guests' requests: nova's metadata API (nova-api-metadata).
+        "metadata": {"url": layout.url("nova-metadata")},
     }

@@ -81,6 +81,9 @@ def controller(layout: Layout, password: dict[str, str]) -> Sections:
         "api_database": {"connection": db_url(layout, password, "nova_api")},
         "database": {"connection": db_url(layout, password, "nova_cell1")},
         "keystone_authtoken": authtoken(layout, password, "nova"),
+        # nova-api-metadata answers the edge's metadata proxy, which names the instance (X-Instance-ID) and signs
+        # it with this secret, as neutron's metadata agent does.
+        "neutron": {"service_metadata_proxy": True, "metadata_proxy_shared_secret": password["metadata"]},
         "conductor": {"workers": 1},
         "scheduler": {
             "workers": 1,

@@ -4,8 +4,9 @@ host it prepares. Every ``interval`` seconds it reads what its node must carry (
 
     python -m stackproof_lab.dataplane.agent --config /etc/nsx/node-agent.ini
 
-The config (configs/dataplane.py renders it) names the node, its TEP and the other TEPs, whether it is the edge,
-the turn's interval and whether it enforces the firewall (a lab fault turns that off).
+The config (configs/dataplane.py renders it) names the node, its TEP and the other TEPs, whether it is the edge
+(and where nova's metadata API is, for the edge's metadata proxies), the turn's interval and whether it enforces
+the firewall (a lab fault turns that off).
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     layout = Layout(state=Path(conf["lab"]["state_dir"]), port_base=conf["lab"].getint("port_base"))
     node_name, edge = agent["node"], agent.getboolean("edge", False)
     interval, enforce = agent.getfloat("interval", 1.0), agent.getboolean("enforce_firewall", True)
+    proxy = (sys.executable, "-m", "stackproof_lab.dataplane.metadata_proxy", "--config", str(args.config.resolve()))
     node = Node(overlay["local_tep"], tuple(t for t in overlay.get("remote_teps", "").split(",") if t),
-                overlay.get("external_bridge") or None)
+                overlay.get("external_bridge") or None, proxy)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     neutron = Cloud(layout, "admin", passwords.load(layout)["admin"])
     nsx = nsx_lab.client(layout)
@@ -52,15 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     LOG.info("node %s (edge: %s): TEP %s, peers %s, every %.1f s, firewall %s", node_name, edge, node.local_tep,
              ", ".join(node.remote_teps), interval, "enforced" if enforce else "NOT ENFORCED (lab fault)")
     last_notes: tuple[str, ...] = ()
-    keys: dict[str, str | None] = {}
     while True:
         started = time.monotonic()
         try:
-            desired = state.read(neutron, nsx, node_name, edge=edge, enforce=enforce, keys=keys)
+            desired = state.read(neutron, nsx, node_name, edge=edge, enforce=enforce)
         except LabError as exc:
             LOG.warning("cannot read the desired state: %s", exc)
         else:
-            for problem in node.apply(desired):
+            problems = node.apply(desired) + state.reserve_dhcp_ports(neutron, node_name, desired.dhcp_ports_wanted)
+            for problem in problems:
                 LOG.error("%s", problem)
             if desired.notes != last_notes:
                 for note in desired.notes:

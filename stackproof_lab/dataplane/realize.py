@@ -3,9 +3,11 @@
 Runs inside the node (the agent is a process of the lab host): links are the host's, namespaces are named in
 the host's own /run. A segment is a Linux bridge ``nsx<vni>`` with a VXLAN device to every other transport
 node's TEP (head-end replication, as NSX's MTEP mode floods to the other TEPs). An instance is a network
-namespace ``vm-<port>`` whose eth0 has the port's MAC and addresses, its peer ``tap<port>`` on the segment's
-bridge, as nova names the tap. A router is a namespace ``qrouter-<id>`` with ``qr-`` interfaces on segments and
-a ``qg-`` gateway on br-ex. What exists and is no longer wanted goes.
+namespace ``vm-<port>`` whose eth0 has the port's MAC, its peer ``tap<port>`` on the segment's bridge, as nova
+names the tap; its guest boots as a cloud image does (DHCP, then its key pair from the metadata service, then
+sshd). A router is a namespace ``qrouter-<id>`` with ``qr-`` interfaces on segments and a ``qg-`` gateway on
+br-ex. A network's DHCP server is a namespace ``qdhcp-<network>`` on the edge with dnsmasq (a static lease per
+instance port) and the metadata proxy. What exists and is no longer wanted goes.
 
 Each object is remembered by the desired value it was made from: a changed object is made again (a VIF's
 firewall alone is re-rendered in place, atomically), an unchanged one is left alone. Memory is not trusted
@@ -24,7 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from stackproof_lab.dataplane import render
-from stackproof_lab.dataplane.state import NodeState, Router, RouterPort, Vif, short
+from stackproof_lab.dataplane.metadata_proxy import METADATA_ADDRESS
+from stackproof_lab.dataplane.state import DhcpServer, NodeState, Router, RouterPort, Vif, short
 from stackproof_lab.ssh import KEY_ONLY_ROOT
 from stackproof_lab.topology import VXLAN_PORT
 
@@ -32,10 +35,12 @@ LOG = logging.getLogger("nsx-node-agent")
 FLOOD = "00:00:00:00:00:00"
 ARP_NEVER = 8  # arp_ignore: answer no ARP request arriving on this interface, whatever address it asks for
 SWEEP_EVERY = 5  # turns between two sweeps for leftovers when nothing changed (each costs two `ip` calls)
-# Each instance's guest side: its sshd's host key, authorized key, config and pid, in the node's /var/lib/nsx.
+# Each instance's guest side: its boot script, console log, sshd host key, authorized key and pid, in the node's
+# /var/lib/nsx; each network's DHCP server and metadata proxy on the edge: their config, pids and logs.
 GUESTS = Path("/var/lib/nsx/guests")
-GUEST_SSHD = """# The guest sshd of instance port {port}: the server's key pair (from nova, as metadata gives it to
-# cloud-init) logs in as root. Written by the lab's NSX node agent.
+DHCP = Path("/var/lib/nsx/dhcp")
+GUEST_SSHD = """# The guest sshd of instance port {port}: the server's key pair (from the metadata service, as
+# cloud-init puts it in) logs in as root. Written by the lab's NSX node agent.
 ListenAddress 0.0.0.0
 Port 22
 HostKey {folder}/ssh_host_ed25519_key
@@ -44,6 +49,67 @@ PidFile {folder}/sshd.pid
 StrictModes no
 LogLevel ERROR
 """ + KEY_ONLY_ROOT + "\n"
+# The guest's boot, as a cloud image's: DHCP for eth0 (address, routes, MTU), the key pair from the metadata
+# service, then sshd. Bounded: a guest without a lease or metadata still boots, as a VM does, and says so on
+# its console. It keeps its pid (exec), so guest.pid names the guest from boot to sshd.
+GUEST_BOOT = """#!/bin/sh
+# The lab guest of instance port {port}; written by the lab's NSX node agent. Its output is the console log.
+cd {folder} || exit 1
+exec >> console.log 2>&1
+echo $$ > guest.pid
+echo "boot: $(date -u +%FT%TZ)"
+ip link set lo up
+ip link set eth0 up
+leased=
+for round in 1 2 3 4 5 6; do  # ten DISCOVERs a second apart per round: a minute in all
+  if busybox udhcpc -f -q -n -i eth0 -t 10 -T 1 -A 1 -O staticroutes -O mtu -s {folder}/dhcp-event; then
+    leased=1
+    break
+  fi
+done
+key=
+if [ -n "$leased" ]; then
+  for try in $(seq 60); do
+    code=$(curl -s -o key.new -w '%{{http_code}}' --max-time 5 {metadata}/latest/meta-data/public-keys/0/openssh-key)
+    case "$code" in
+      200) key=1; break ;;
+      404) echo "metadata: this server has no key pair"; break ;;
+    esac
+    sleep 1
+  done
+  [ -n "$key" ] || [ "$code" = 404 ] || echo "metadata: no answer after 60 tries (last HTTP $code)"
+else
+  echo "DHCP: no lease within a minute; booting without an address"
+fi
+if [ -n "$key" ]; then
+  mv key.new authorized_keys
+  echo "metadata: key pair installed"
+else
+  rm -f key.new
+  : > authorized_keys
+fi
+chmod 600 authorized_keys
+exec /usr/sbin/sshd -D -f {folder}/sshd_config
+"""
+# udhcpc's events (busybox): configure eth0 from the lease. Option 121 (classless routes) replaces the router
+# option when present (RFC 3442): the DHCP server sends the metadata route and the default route in it.
+DHCP_EVENT = """#!/bin/sh
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface" ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+    if [ -n "$staticroutes" ]; then
+      set -- $staticroutes
+      while [ $# -ge 2 ]; do ip route replace "$1" via "$2" dev "$interface"; shift 2; done
+    else
+      for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+    fi
+    echo "DHCP: $ip/$mask from $serverid, routes: ${staticroutes:-default via $router}, MTU ${mtu:-unset}" ;;
+esac
+"""
 
 
 class CommandFailed(Exception):
@@ -120,6 +186,7 @@ class Node:
     local_tep: str
     remote_teps: tuple[str, ...]
     external_bridge: str | None
+    metadata_proxy: tuple[str, ...] = ()  # the edge's command for a network's metadata proxy, without its network
     made: dict[str, object] = field(default_factory=dict)
     turns: int = 0
 
@@ -132,19 +199,24 @@ class Node:
         """Remove what this node has and ``desired`` does not want, whether or not this agent remembers making it
         (a half-made object whose record was dropped, one made by an agent before a restart): the agent converges
         on what exists, so a stale router cannot keep a floating IP that a new one was given."""
-        wanted_ns = {v.namespace for v in desired.vifs} | {r.namespace for r in desired.routers}
+        wanted_ns = {v.namespace for v in desired.vifs} | {r.namespace for r in desired.routers} | {
+            d.namespace for d in desired.dhcp}
         wanted_links = {bridge(v) for v in desired.vnis} | {f"vx{v}" for v in desired.vnis} | {
-            v.tap for v in desired.vifs} | {link for r in desired.routers for link in r.outer_links}
+            v.tap for v in desired.vifs} | {link for r in desired.routers for link in r.outer_links} | {
+            d.outer for d in desired.dhcp}
         removed = []
-        for pid_file in GUESTS.glob("*/sshd.pid"):
+        for pid_file in GUESTS.glob("*/guest.pid"):
             if f"vm-{pid_file.parent.name}" not in wanted_ns:
                 _stop(pid_file)
+        for pid_file in [*DHCP.glob("*/dnsmasq.pid"), *DHCP.glob("*/proxy.pid")]:
+            if f"qdhcp-{pid_file.parent.name}" not in wanted_ns:
+                _stop(pid_file)
         for namespace in sorted(_namespaces() - wanted_ns):
-            if namespace.startswith(("vm-", "qrouter-")):
+            if namespace.startswith(("vm-", "qrouter-", "qdhcp-")):
                 _gone("ip", "netns", "del", namespace)
                 removed.append(namespace)
         for link in sorted(_links() - wanted_links):
-            ours = link.startswith(("rq-", "rg-", "tap")) or any(
+            ours = link.startswith(("rq-", "rg-", "dq-", "tap")) or any(
                 link.startswith(prefix) and link[len(prefix):].isdigit() for prefix in ("nsx", "vx"))
             if ours:
                 _gone("ip", "link", "del", link)
@@ -161,8 +233,10 @@ class Node:
             self._step(problems, f"vif {vif.port_id}", vif, self._vif)
         for router in desired.routers:
             self._step(problems, f"router {router.router_id}", router, self._router)
+        for server in desired.dhcp:
+            self._step(problems, f"dhcp {server.network_id}", server, self._dhcp)
         wanted = {f"segment {v}" for v in desired.vnis} | {f"vif {v.port_id}" for v in desired.vifs} | {
-            f"router {r.router_id}" for r in desired.routers}
+            f"router {r.router_id}" for r in desired.routers} | {f"dhcp {d.network_id}" for d in desired.dhcp}
         for key in sorted(set(self.made) - wanted, key=lambda k: k.startswith("segment")):
             self._step(problems, key, None, self._remove)
         self.turns += 1
@@ -203,8 +277,18 @@ class Node:
                     why = f"namespace {value.namespace} missing"
                 elif links.get(value.tap) != Link(bridge(value.vni), True):
                     why = f"{value.tap} missing, down or not on {bridge(value.vni)}: {links.get(value.tap)}"
-                elif value.authorized_key and not _guest_running(value):
-                    why = "its guest sshd is not running"
+                elif not _running(GUESTS / short(value.port_id) / "guest.pid", str(GUESTS / short(value.port_id))):
+                    why = "its guest is not running"
+            elif isinstance(value, DhcpServer):
+                folder = str(DHCP / value.network_id)
+                if value.namespace not in namespaces:
+                    why = f"namespace {value.namespace} missing"
+                elif links.get(value.outer) != Link(bridge(value.vni), True):
+                    why = f"{value.outer} missing, down or not on {bridge(value.vni)}: {links.get(value.outer)}"
+                elif not _running(DHCP / value.network_id / "dnsmasq.pid", folder):
+                    why = "its dnsmasq is not running"
+                elif not _running(DHCP / value.network_id / "proxy.pid", value.network_id):
+                    why = "its metadata proxy is not running"
             elif isinstance(value, Router):
                 if value.namespace not in namespaces:
                     why = f"namespace {value.namespace} missing"
@@ -232,7 +316,7 @@ class Node:
             LOG.info("removed %s", key)
         else:
             LOG.info("%s %s: %s", done or ("remade" if key in self.made else "made"), key,
-                     value.describe() if isinstance(value, Vif | Router) else value)
+                     value.describe() if isinstance(value, Vif | Router | DhcpServer) else value)
             self.made[key] = value
 
     # --- segments --------------------------------------------------------------------------------
@@ -267,19 +351,44 @@ class Node:
         for made in (before, vif):
             _clear(made)
         run("ip", "netns", "add", vif.namespace)
-        run("ip", "link", "add", vif.tap, "mtu", str(vif.mtu), "type", "veth", "peer", "name", "eth0", "mtu",
-            str(vif.mtu), "netns", vif.namespace)
+        # The hypervisor's side has the network's MTU; the guest's NIC starts at 1500 and learns it from DHCP.
+        run("ip", "link", "add", vif.tap, "mtu", str(vif.mtu), "type", "veth", "peer", "name", "eth0", "netns",
+            vif.namespace)
         run("ip", "link", "set", vif.tap, "master", bridge(vif.vni), "up")
-        _in(vif.namespace, "ip", "link", "set", "lo", "up")
         _in(vif.namespace, "ip", "link", "set", "eth0", "address", vif.mac)
-        for address in vif.addresses:
-            _in(vif.namespace, "ip", "addr", "add", address, "dev", "eth0")
-        _in(vif.namespace, "ip", "link", "set", "eth0", "up")
-        if vif.gateway:
-            _in(vif.namespace, "ip", "route", "add", "default", "via", vif.gateway)
         _in(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
-        if vif.authorized_key:
-            _guest_sshd(vif)
+        _boot_guest(vif)
+        return None
+
+    # --- DHCP and metadata (the edge) ----------------------------------------------------------------
+
+    def _dhcp(self, key: str, server: DhcpServer) -> str | None:
+        before = self.made.get(key)
+        folder = DHCP / server.network_id
+        if isinstance(before, DhcpServer) and replace(before, hosts=server.hosts) == server:
+            _write_leases(folder, server)
+            try:
+                os.kill(_pid(folder / "dnsmasq.pid"), signal.SIGHUP)  # dnsmasq reads its hosts file again
+            except OSError as exc:
+                raise CommandFailed(f"dnsmasq of {server.namespace}: {exc}") from None
+            return "reloaded"
+        for made in (before, server):
+            _clear(made)
+        folder.mkdir(parents=True, exist_ok=True)
+        ns = server.namespace
+        run("ip", "netns", "add", ns)
+        run("ip", "link", "add", server.outer, "mtu", str(server.mtu), "type", "veth", "peer", "name", server.inner,
+            "mtu", str(server.mtu), "netns", ns)
+        run("ip", "link", "set", server.outer, "master", bridge(server.vni), "up")
+        _in(ns, "ip", "link", "set", "lo", "up")
+        _in(ns, "ip", "link", "set", server.inner, "address", server.mac)
+        _in(ns, "ip", "addr", "add", server.address, "dev", server.inner)
+        _in(ns, "ip", "addr", "add", f"{METADATA_ADDRESS}/32", "dev", server.inner)
+        _in(ns, "ip", "link", "set", server.inner, "up")
+        _write_leases(folder, server)
+        _in(ns, *render.dnsmasq(server, folder))
+        run("setsid", "-f", "sh", "-c", 'exec "$@" >> "$0" 2>&1', str(folder / "proxy.log"), *self.metadata_proxy,
+            "--namespace", ns, "--network", server.network_id, "--pid-file", str(folder / "proxy.pid"))
         return None
 
     # --- routers ---------------------------------------------------------------------------------
@@ -342,14 +451,18 @@ class Node:
 
 
 def _clear(made: object) -> None:
-    """Remove an instance's or a router's namespace and the outer ends of its links, whatever half of it exists."""
-    if not isinstance(made, Vif | Router):
+    """Remove an instance's, a router's or a DHCP server's namespace, its processes and the outer ends of its
+    links, whatever half of it exists."""
+    if not isinstance(made, Vif | Router | DhcpServer):
         return
     if isinstance(made, Vif):
-        _stop_guest_sshd(made)
+        _stop(GUESTS / short(made.port_id) / "guest.pid")
+    if isinstance(made, DhcpServer):
+        for process in ("dnsmasq", "proxy"):
+            _stop(DHCP / made.network_id / f"{process}.pid")
     if made.namespace in _namespaces():
         _gone("ip", "netns", "del", made.namespace)
-    outer = [made.tap] if isinstance(made, Vif) else made.outer_links
+    outer = [made.tap] if isinstance(made, Vif) else [made.outer] if isinstance(made, DhcpServer) else made.outer_links
     links = _links()
     for name in outer:
         if name in links:
@@ -363,35 +476,57 @@ def _announce(namespace: str, device: str, address: str) -> None:
     _in(namespace, "arping", "-q", "-U", "-c", "1", "-I", device, address)
 
 
-def _guest_sshd(vif: Vif) -> None:
-    """The guest's sshd in the instance's namespace, accepting the server's key pair."""
+def _boot_guest(vif: Vif) -> None:
+    """Boot the instance's guest in its namespace (GUEST_BOOT), in the background: DHCP and metadata take a few
+    seconds, and the agent's turn goes on."""
     folder = GUESTS / short(vif.port_id)
+    _stop(folder / "guest.pid")
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = folder / "ssh_host_ed25519_key"
     if not key.exists():
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"guest-{short(vif.port_id)}", "-f", str(key))
-    (folder / "authorized_keys").write_text(vif.authorized_key.strip() + "\n")
-    os.chmod(folder / "authorized_keys", 0o600)
     (folder / "sshd_config").write_text(GUEST_SSHD.format(port=vif.port_id, folder=folder))
-    _in(vif.namespace, "/usr/sbin/sshd", "-f", str(folder / "sshd_config"))
+    (folder / "dhcp-event").write_text(DHCP_EVENT)
+    (folder / "boot").write_text(GUEST_BOOT.format(port=vif.port_id, folder=folder,
+                                                   metadata=f"http://{METADATA_ADDRESS}"))
+    for script in ("dhcp-event", "boot"):
+        os.chmod(folder / script, 0o755)
+    _in(vif.namespace, "setsid", "-f", str(folder / "boot"))
 
 
-def _guest_running(vif: Vif) -> bool:
-    """Whether the guest's sshd runs: the pid its pid file names is an sshd with this guest's config."""
-    folder = GUESTS / short(vif.port_id)
+def _write_leases(folder: Path, server: DhcpServer) -> None:
+    """dnsmasq's static leases (its --dhcp-hostsfile), replaced whole."""
+    text = "".join(f"{mac},{address},infinite\n" for mac, address in server.hosts)
+    tmp = folder / "hosts.new"
+    tmp.write_text(text)
+    tmp.replace(folder / "hosts")
+
+
+def _pid(pid_file: Path) -> int:
     try:
-        pid = int((folder / "sshd.pid").read_text().split()[0])
+        return int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError) as exc:
+        raise CommandFailed(f"no pid in {pid_file}: {exc}") from None
+
+
+def _running(pid_file: Path, marker: str) -> bool:
+    """Whether the process its pid file names runs and is the one meant: its command line holds ``marker`` (a
+    guest's folder, a network id), so a pid reused by something else does not count."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
         command = Path(f"/proc/{pid}/cmdline").read_bytes()  # sshd retitles itself: "sshd: ... -f <config> ..."
     except (OSError, ValueError, IndexError):
         return False
-    return str(folder / "sshd_config").encode() in command
-
-
-def _stop_guest_sshd(vif: Vif) -> None:
-    _stop(GUESTS / short(vif.port_id) / "sshd.pid")
+    return marker.encode() in command
 
 
 def _stop(pid_file: Path) -> None:
-    with contextlib.suppress(OSError, ValueError, IndexError):  # not running (no key pair, or gone already)
-        os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)
+    """Stop what a pid file names, with its process group when it leads one (a guest's boot with its DHCP client
+    or curl, a metadata proxy started in its own session)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):  # not running, or gone already
+        pid = int(pid_file.read_text().split()[0])
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:  # not a group leader
+            os.kill(pid, signal.SIGTERM)
     pid_file.unlink(missing_ok=True)

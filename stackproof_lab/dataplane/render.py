@@ -1,4 +1,5 @@
-"""nftables text for what a node enforces: a VIF's distributed firewall and a router's NAT.
+"""What a node's programs are given: nftables text for a VIF's distributed firewall and a router's NAT, and the
+command line of a network's DHCP server.
 
 The firewall sits at the VIF, in the instance's namespace, on the input and output hooks: this kernel has no
 conntrack for the bridge family (``ct state`` in a bridge table is refused), and a distributed firewall without
@@ -8,9 +9,12 @@ table is declared, deleted and declared again in one transaction), so a rule cha
 
 from __future__ import annotations
 
+import ipaddress
+from pathlib import Path
 from typing import Any
 
-from stackproof_lab.dataplane.state import Router, Vif
+from stackproof_lab.dataplane.metadata_proxy import METADATA_ADDRESS
+from stackproof_lab.dataplane.state import DhcpServer, Router, Vif
 
 FIREWALL_TABLE = "nsx_dfw"
 NAT_TABLE = "nsx_nat"
@@ -91,3 +95,23 @@ def nat(router: Router) -> str:
         for cidr in router.snat:
             post.append(f"    ip saddr {cidr} oifname \"{router.gateway_device}\" snat to {gateway}")
     return _replace("ip", NAT_TABLE, [*pre, "  }", *post, "  }"])
+
+
+def dnsmasq(server: DhcpServer, folder: Path) -> list[str]:
+    """dnsmasq as a network's DHCP server: static leases only (its hosts file, one per instance port), the metadata
+    route and the default route as classless routes (option 121, which a client prefers to the router option), the
+    network's MTU (option 26), no DNS. It daemonizes and writes its pid file."""
+    interface = ipaddress.ip_interface(server.address)
+    routes = [f"{METADATA_ADDRESS}/32", str(interface.ip)]
+    if server.gateway:
+        routes += ["0.0.0.0/0", server.gateway]
+    return [
+        "dnsmasq", "--no-hosts", "--no-resolv", "--port=0", "--bind-interfaces", f"--interface={server.inner}",
+        "--except-interface=lo", f"--pid-file={folder / 'dnsmasq.pid'}", f"--dhcp-hostsfile={folder / 'hosts'}",
+        "--leasefile-ro", "--dhcp-authoritative", "--user=root", "--group=root",
+        f"--dhcp-range={interface.network.network_address},static,{interface.network.netmask},infinite",
+        f"--dhcp-option=option:classless-static-route,{','.join(routes)}",
+        f"--dhcp-option=option:router{',' + server.gateway if server.gateway else ''}",
+        f"--dhcp-option=option:mtu,{server.mtu}",
+        "--log-dhcp", f"--log-facility={folder / 'dnsmasq.log'}",
+    ]

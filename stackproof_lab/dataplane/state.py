@@ -2,9 +2,11 @@
 
 A node learns from two places, as an NSX transport node does: the NSX manager (which segments are realized and
 their VNIs, which VIFs have a realized segment port, the distributed firewall rules of each VIF) and the cloud's
-port bindings (which VIFs live on this node, with which MAC and addresses: what the hypervisor and DHCP give the
-guest). A VIF whose segment or segment port NSX has not realized gets no link: as on a real cloud, it has no
-network. The edge (the controller) also makes the routers: Tier-1 gateways with NAT for SNAT and floating IPs.
+port bindings (which VIFs live on this node, with which MAC). A VIF whose segment or segment port NSX has not
+realized gets no link: as on a real cloud, it has no network. The guest learns its address from DHCP and its key
+pair from the metadata service, as a cloud image does. The edge (the controller) serves both, and makes the
+routers: Tier-1 gateways with NAT for SNAT and floating IPs. Its DHCP server for a network has the address of a
+Neutron DHCP port, as the NSX plugin reserves one for a segment's DHCP server.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from stackproof_lab.errors import LabError
 COMPUTE_OWNER = "compute:"
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_GATEWAY = "network:router_gateway"
+DHCP_OWNER = "network:dhcp"
 
 
 def short(resource_id: str) -> str:
@@ -31,12 +34,10 @@ class Vif:
 
     port_id: str
     mac: str
-    addresses: tuple[str, ...]  # ip/prefix
-    gateway: str | None
+    addresses: tuple[str, ...]  # ip/prefix: what its guest should get from DHCP (for the log)
     vni: int
     mtu: int
     firewall: tuple[dict[str, Any], ...] | None  # NSX's rules for it, in order; None: no firewall (port security off)
-    authorized_key: str | None = None  # the server's key pair (what cloud-init puts in the guest from metadata)
 
     @property
     def namespace(self) -> str:
@@ -49,8 +50,7 @@ class Vif:
     def describe(self) -> str:
         """One line for the agent's log: what a guest of this VIF has."""
         rules = "no firewall" if self.firewall is None else f"{len(self.firewall)} firewall rule(s)"
-        return (f"{self.namespace} {self.mac} {' '.join(self.addresses)} on segment {self.vni}, {rules}, "
-                f"{'a guest login' if self.authorized_key else 'no guest login'}")
+        return f"{self.namespace} {self.mac} {' '.join(self.addresses)} on segment {self.vni}, {rules}"
 
 
 @dataclass(frozen=True)
@@ -98,10 +98,43 @@ class Router:
 
 
 @dataclass(frozen=True)
+class DhcpServer:
+    """A network's DHCP server and metadata proxy on the edge, with its Neutron DHCP port's MAC and address."""
+
+    network_id: str
+    port_id: str
+    mac: str
+    address: str  # ip/prefix
+    gateway: str | None  # the subnet's gateway: the guests' default route
+    vni: int
+    mtu: int
+    hosts: tuple[tuple[str, str], ...]  # (MAC, address) of each instance port of the network: static leases
+
+    @property
+    def namespace(self) -> str:
+        return f"qdhcp-{self.network_id}"
+
+    @property
+    def outer(self) -> str:
+        return f"dq-{short(self.port_id)}"
+
+    @property
+    def inner(self) -> str:
+        return f"ns-{short(self.port_id)}"
+
+    def describe(self) -> str:
+        return (f"{self.namespace}: {self.address} on segment {self.vni}, gateway {self.gateway or 'none'}, MTU "
+                f"{self.mtu}, {len(self.hosts)} lease(s), metadata proxy")
+
+
+@dataclass(frozen=True)
 class NodeState:
     vnis: frozenset[int] = frozenset()  # segments this node carries
     vifs: tuple[Vif, ...] = ()
     routers: tuple[Router, ...] = ()
+    dhcp: tuple[DhcpServer, ...] = ()
+    # Networks whose instances need a DHCP server that has no Neutron DHCP port yet: (network, subnet, project).
+    dhcp_ports_wanted: tuple[tuple[str, str, str], ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)  # what the cloud asks for and this node leaves out
 
 
@@ -113,27 +146,22 @@ def _listed(answer: Any, key: str) -> list[dict[str, Any]]:
     return list((answer or {}).get(key) or [])
 
 
-def server_key(cloud: Any, server_id: str) -> str | None:
-    """The public key of a server's key pair, as nova's metadata serves it to the guest (None: no key pair, or the
-    server or its key pair is gone, as a port can outlive its server for a while). LabError: nova did not say."""
-    server = (cloud.call("compute", "GET", f"/servers/{server_id}", ok=(200, 404)) or {}).get("server") or {}
-    if not server.get("key_name"):
-        return None
-    keypair = cloud.call("compute", "GET", f"/os-keypairs/{server['key_name']}?user_id={server['user_id']}",
-                         ok=(200, 404))
-    return ((keypair or {}).get("keypair") or {}).get("public_key")
+def _instance_port(port: dict[str, Any]) -> bool:
+    return (port.get("device_owner") or "").startswith(COMPUTE_OWNER)
 
 
-def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True,
-         keys: dict[str, str | None] | None = None) -> NodeState:
+def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True) -> NodeState:
     """The desired state of ``node`` (a nova host name) from Neutron (``rest.Cloud``) and NSX (``NsxApi``).
-    ``enforce`` False (a lab fault): the node ignores the firewall rules NSX gives it. ``keys``: servers' public
-    keys already read, by server id (a server's key pair never changes), filled as servers appear."""
-    keys = {} if keys is None else keys
-    ports = [p for p in _listed(neutron.call("network", "GET", f"/ports?binding:host_id={node}"), "ports")
-             if (p.get("device_owner") or "").startswith(COMPUTE_OWNER)]
-    routers = _listed(neutron.call("network", "GET", "/routers"), "routers") if edge else []
-    if not ports and not routers:
+    ``enforce`` False (a lab fault): the node ignores the firewall rules NSX gives it."""
+    if edge:  # the edge serves DHCP to every instance, wherever it runs
+        every = _listed(neutron.call("network", "GET", "/ports"), "ports")
+        ports = [p for p in every if _instance_port(p) and p.get("binding:host_id") == node]
+        routers = _listed(neutron.call("network", "GET", "/routers"), "routers")
+    else:
+        every = ports = [p for p in _listed(neutron.call("network", "GET", f"/ports?binding:host_id={node}"), "ports")
+                         if _instance_port(p)]
+        routers = []
+    if not any(_instance_port(p) for p in every) and not routers:
         return NodeState()  # an idle node reads nothing more: five agents polling stay cheap
     switches = {}
     for switch in _listed(nsx.call("GET", "/api/v1/logical-switches"), "results"):
@@ -154,25 +182,71 @@ def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True,
         if realized is None or vni is None:
             notes.append(f"port {port['id']}: no realized segment port or segment in NSX; not plugged")
             continue
-        if port.get("device_id") and port["device_id"] not in keys:
-            try:
-                keys[port["device_id"]] = server_key(neutron, port["device_id"])
-            except LabError as exc:  # this VIF waits for nova; the node's other VIFs and routers do not
-                notes.append(f"port {port['id']}: key pair of server {port['device_id']} unreadable ({exc}); "
-                             "plugged once nova answers")
-                continue
         fixed = [(ip["ip_address"], subnets.get(ip["subnet_id"])) for ip in port.get("fixed_ips") or []]
-        v4 = [(ip, s) for ip, s in fixed if s and s.get("ip_version") == 4]
         vifs.append(Vif(
             port_id=port["id"], mac=port["mac_address"],
-            addresses=tuple(f"{ip}/{_prefixlen(s['cidr'])}" for ip, s in v4),
-            gateway=next((s.get("gateway_ip") for _, s in v4 if s.get("gateway_ip")), None), vni=vni,
-            mtu=int(networks.get(port["network_id"], {}).get("mtu") or 1500),
-            firewall=tuple(realized["rules"]) if enforce and port.get("port_security_enabled", True) else None,
-            authorized_key=keys.get(port.get("device_id") or "")))
+            addresses=tuple(f"{ip}/{_prefixlen(s['cidr'])}" for ip, s in fixed if s and s.get("ip_version") == 4),
+            vni=vni, mtu=_mtu(networks, port["network_id"]),
+            firewall=tuple(realized["rules"]) if enforce and port.get("port_security_enabled", True) else None))
     made = _routers(neutron, routers, subnets, switches, notes)
-    vnis = {v.vni for v in vifs} | {i.vni for r in made for i in r.interfaces if i.vni is not None}
-    return NodeState(frozenset(vnis), tuple(sorted(vifs, key=lambda v: v.port_id)), made, tuple(notes))
+    servers, wanted = _dhcp_servers(every, subnets, networks, switches, notes) if edge else ((), ())
+    vnis = {v.vni for v in vifs} | {i.vni for r in made for i in r.interfaces if i.vni is not None} | {
+        d.vni for d in servers}
+    return NodeState(frozenset(vnis), tuple(sorted(vifs, key=lambda v: v.port_id)), made, servers, wanted,
+                     tuple(notes))
+
+
+def _mtu(networks: dict[str, Any], network_id: str) -> int:
+    return int(networks.get(network_id, {}).get("mtu") or 1500)
+
+
+def _dhcp_servers(every: list[dict[str, Any]], subnets: dict[str, Any], networks: dict[str, Any],
+                  switches: dict[str, int], notes: list[str]
+                  ) -> tuple[tuple[DhcpServer, ...], tuple[tuple[str, str, str], ...]]:
+    """A DHCP server for each realized network with instances and a DHCP-enabled IPv4 subnet (its first), with a
+    static lease per instance port; and the networks that still lack the Neutron DHCP port it takes its address
+    from."""
+    instances: dict[str, list[dict[str, Any]]] = {}
+    for port in every:
+        if _instance_port(port) and port.get("admin_state_up", True):
+            instances.setdefault(port["network_id"], []).append(port)
+    dhcp_ports = {p["network_id"]: p for p in every if p.get("device_owner") == DHCP_OWNER}
+    servers, wanted = [], []
+    for network_id, members in sorted(instances.items()):
+        subnet = next((s for s in sorted(subnets.values(), key=lambda s: s["id"]) if s.get("network_id") == network_id
+                       and s.get("ip_version") == 4 and s.get("enable_dhcp", True)), None)
+        if subnet is None:
+            continue  # no DHCP asked for: its guests get no address, as on a real cloud
+        if network_id not in switches:
+            notes.append(f"network {network_id}: no realized segment in NSX; no DHCP server")
+            continue
+        port = dhcp_ports.get(network_id)
+        address = next((ip["ip_address"] for ip in (port or {}).get("fixed_ips") or []
+                        if ip["subnet_id"] == subnet["id"]), None)
+        if port is None or address is None:
+            wanted.append((network_id, subnet["id"], subnet.get("project_id") or subnet.get("tenant_id") or ""))
+            continue
+        hosts = sorted({(p["mac_address"], ip["ip_address"]) for p in members for ip in p.get("fixed_ips") or []
+                        if ip["subnet_id"] == subnet["id"]})
+        servers.append(DhcpServer(network_id, port["id"], port["mac_address"],
+                                  f"{address}/{_prefixlen(subnet['cidr'])}", subnet.get("gateway_ip"),
+                                  switches[network_id], _mtu(networks, network_id), tuple(hosts)))
+    return tuple(servers), tuple(wanted)
+
+
+def reserve_dhcp_ports(neutron: Any, node: str, wanted: tuple[tuple[str, str, str], ...]) -> list[str]:
+    """Create the Neutron DHCP ports ``wanted`` (as neutron's DHCP agent and the NSX plugin reserve one for a
+    network's DHCP server), owned by the network's project; returns what failed (tried again next turn)."""
+    problems = []
+    for network_id, subnet_id, project_id in wanted:
+        body = {"port": {"network_id": network_id, "device_owner": DHCP_OWNER, "device_id": f"dhcp-{node}-{network_id}",
+                         "fixed_ips": [{"subnet_id": subnet_id}], "name": "",
+                         **({"project_id": project_id} if project_id else {})}}
+        try:
+            neutron.call("network", "POST", "/ports", body)
+        except LabError as exc:  # the network may be going away meanwhile
+            problems.append(f"DHCP port of network {network_id}: {exc}")
+    return problems
 
 
 def _routers(neutron: Any, routers: list[dict[str, Any]], subnets: dict[str, Any], switches: dict[str, int],

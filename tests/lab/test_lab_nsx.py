@@ -1,6 +1,7 @@
 """Lab self-test, NSX side: the lab NSX manager runs healthy, the lab's Neutron realises what it makes in it as the
-NSX plugin does, and the lab vCenter's hosts carry an opaque network per logical switch, following segments as they
-come and go. Read through the APIs, as an operator would (the manager with the lab's own client)."""
+NSX plugin does, the lab vCenter's hosts carry an opaque network per logical switch, following segments as they
+come and go, and a guest boots as a cloud image does (DHCP, then its key pair from nova's metadata). Read through
+the APIs, as an operator would (the manager with the lab's own client), and the guest's console log."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from stackproof import target, vsphere
 from stackproof_lab import layout as lab_layout
+from stackproof_lab import topology
+from stackproof_lab.dataplane.state import short
 from stackproof_lab.nsx import design
 from stackproof_lab.nsx import lab as nsx_lab
 
@@ -85,3 +88,48 @@ def test_opaque_networks_follow_segments_on_every_vcenter_host(lab, nsx) -> None
     Disconnect(si)
     assert nsx.call("GET", "/api/v1/logical-switches")["result_count"] >= 1
     print(f"opaque network on every host {appeared:.1f}s after the network; gone {gone:.1f}s after its deletion")
+
+
+def test_a_guest_gets_its_address_from_dhcp_and_its_key_pair_from_nova_metadata(lab) -> None:
+    """The node agent gives a guest only its NIC: its address comes from the edge's DHCP server (a static lease of
+    its port), its key pair from nova's metadata API through the edge's metadata proxy, as on a real cloud."""
+    admin = lab.connect("sp-lab-admin")
+    public_key = (lab.state / "ssh" / "id_ed25519.pub").read_text().strip()
+    network = admin.network.create_network(name=f"sp-labtest-dhcp-{RUN}")
+    keypair = server = None
+    try:
+        subnet = admin.network.create_subnet(network_id=network.id, ip_version=4, cidr="203.0.113.0/24",
+                                             name=f"sp-labtest-dhcp-{RUN}")
+        keypair = admin.compute.create_keypair(name=f"sp-labtest-dhcp-{RUN}", public_key=public_key)
+        server = admin.compute.create_server(
+            name=f"sp-labtest-dhcp-{RUN}", key_name=keypair.name, networks=[{"uuid": network.id}],
+            image_id=admin.image.find_image("sp-qemu-qcow2", ignore_missing=False).id,
+            flavor_id=admin.compute.find_flavor("sp.tiny.kvm", ignore_missing=False).id)
+        server = admin.compute.wait_for_server(server, status="ACTIVE", wait=180, interval=1)
+        (port,) = admin.network.ports(device_id=server.id)
+        guest = topology.TOPOLOGY.get(server.compute_host).local(
+            lab_layout.Layout(state=lab.state, port_base=lab_layout.current().port_base),
+            f"/var/lib/nsx/guests/{short(port.id)}")
+        console = lab.wait_until(
+            lambda: "metadata:" in (text := _read(guest / "console.log")) and text, timeout=90,
+            what=f"the guest of port {port.id} on {server.compute_host} to ask the metadata service")
+        (dhcp,) = admin.network.ports(network_id=network.id, device_owner="network:dhcp")
+        server_ip, fixed_ip = dhcp.fixed_ips[0]["ip_address"], port.fixed_ips[0]["ip_address"]
+        assert f"DHCP: {fixed_ip}/24 from {server_ip}, routes: 169.254.169.254/32 {server_ip} 0.0.0.0/0 " \
+               f"{subnet.gateway_ip}" in console, console
+        assert "metadata: key pair installed" in console, console
+        assert (guest / "authorized_keys").read_text().strip() == public_key
+    finally:
+        if server is not None:
+            admin.compute.delete_server(server, ignore_missing=True)
+            admin.compute.wait_for_delete(server, wait=60, interval=1)
+        if keypair is not None:
+            admin.compute.delete_keypair(keypair, ignore_missing=True)
+        admin.network.delete_network(network, ignore_missing=True)
+
+
+def _read(path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
