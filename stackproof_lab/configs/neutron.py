@@ -21,7 +21,7 @@ def neutron(layout: Layout, password: dict[str, str]) -> Sections:
             # Routers and floating IPs as the NSX plugin offers them (Tier-1 gateways with NAT): neutron's own L3
             # plugin keeps them, reporting floating IPs as nsx_p does (plugins/.../nsx_l3.py); the edge's node agent
             # realizes them (stackproof_lab/dataplane), no L3 agent.
-            "service_plugins": "stackproof_lab_plugins.nsx_l3.LabNsxL3Plugin",
+            "service_plugins": "stackproof_lab_plugins.nsx_l3.LabNsxL3Plugin,trunk",
             "auth_strategy": "keystone",
             "transport_url": transport_url(layout, password),
             "state_path": str(data),

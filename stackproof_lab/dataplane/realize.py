@@ -107,7 +107,7 @@ case "$1" in
     else
       for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
     fi
-    echo "DHCP: $ip/$mask from $serverid, routes: ${staticroutes:-default via $router}, MTU ${mtu:-unset}" ;;
+    echo "DHCP: $interface $ip/$mask from $serverid, routes: ${staticroutes:-default via $router}, MTU ${mtu:-unset}" ;;
 esac
 """
 

@@ -21,6 +21,7 @@ COMPUTE_OWNER = "compute:"
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_GATEWAY = "network:router_gateway"
 DHCP_OWNER = "network:dhcp"
+SUBPORT_OWNER = "trunk:subport"
 
 
 def short(resource_id: str) -> str:
@@ -158,8 +159,8 @@ def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True)
         ports = [p for p in every if _instance_port(p) and p.get("binding:host_id") == node]
         routers = _listed(neutron.call("network", "GET", "/routers"), "routers")
     else:
-        every = ports = [p for p in _listed(neutron.call("network", "GET", f"/ports?binding:host_id={node}"), "ports")
-                         if _instance_port(p)]
+        every = _listed(neutron.call("network", "GET", f"/ports?binding:host_id={node}"), "ports")
+        ports = [p for p in every if _instance_port(p)]
         routers = []
     if not any(_instance_port(p) for p in every) and not routers:
         return NodeState()  # an idle node reads nothing more: five agents polling stay cheap
@@ -171,7 +172,10 @@ def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True)
     firewall = {entry["port"]: entry for entry in _listed(nsx.call("GET", "/api/v1/lab/vif-firewall"), "results")}
     subnets = {s["id"]: s for s in _listed(neutron.call("network", "GET", "/subnets"), "subnets")}
     networks = {n["id"]: n for n in _listed(neutron.call("network", "GET", "/networks"), "networks")}
-    notes: list[str] = []
+    # A trunk's sub-port rides its parent's VIF tagged with its VLAN; this kernel has no 802.1Q (no VLAN devices,
+    # no VLAN-filtering bridge, no tc vlan action), so the lab's data plane carries parents only, and says so.
+    notes: list[str] = [f"sub-port {p['id']} of a trunk on this node: not carried (no 802.1Q in this kernel)"
+                        for p in every if p.get("device_owner") == SUBPORT_OWNER and p.get("binding:host_id") == node]
     vifs = []
     for port in ports:
         if not port.get("admin_state_up", True):
@@ -242,9 +246,9 @@ def reserve_dhcp_ports(neutron: Any, node: str, wanted: tuple[tuple[str, str, st
         body = {"port": {"network_id": network_id, "device_owner": DHCP_OWNER, "device_id": f"dhcp-{node}-{network_id}",
                          "fixed_ips": [{"subnet_id": subnet_id}], "name": "",
                          **({"project_id": project_id} if project_id else {})}}
-        try:
-            neutron.call("network", "POST", "/ports", body)
-        except LabError as exc:  # the network may be going away meanwhile
+        try:  # a network deleted meanwhile (404) needs no DHCP port any more
+            neutron.call("network", "POST", "/ports", body, ok=(201, 404))
+        except LabError as exc:
             problems.append(f"DHCP port of network {network_id}: {exc}")
     return problems
 

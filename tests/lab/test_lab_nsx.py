@@ -115,7 +115,7 @@ def test_a_guest_gets_its_address_from_dhcp_and_its_key_pair_from_nova_metadata(
             what=f"the guest of port {port.id} on {server.compute_host} to ask the metadata service")
         (dhcp,) = admin.network.ports(network_id=network.id, device_owner="network:dhcp")
         server_ip, fixed_ip = dhcp.fixed_ips[0]["ip_address"], port.fixed_ips[0]["ip_address"]
-        assert f"DHCP: {fixed_ip}/24 from {server_ip}, routes: 169.254.169.254/32 {server_ip} 0.0.0.0/0 " \
+        assert f"DHCP: eth0 {fixed_ip}/24 from {server_ip}, routes: 169.254.169.254/32 {server_ip} 0.0.0.0/0 " \
                f"{subnet.gateway_ip}" in console, console
         assert "metadata: key pair installed" in console, console
         assert (guest / "authorized_keys").read_text().strip() == public_key
@@ -133,3 +133,64 @@ def _read(path) -> str:
         return path.read_text()
     except FileNotFoundError:
         return ""
+
+
+def test_a_trunk_is_realized_as_child_ports_that_follow_their_parent(lab, nsx) -> None:
+    """Neutron's trunk service on the lab NSX driver (as vmware-nsx's trunk driver): a sub-port is bound where its
+    parent is, owned trunk:subport, and its segment port is a CHILD of the parent's VIF on its VLAN; one added to
+    a running server's trunk too, and one removed goes back to a plain port. (The lab's data plane does not carry
+    sub-ports: this kernel has no 802.1Q; the node agent says so.)"""
+    admin = lab.connect("sp-lab-admin")
+    name = f"sp-labtest-trunk-{RUN}"
+    made: list = []  # deleted in reverse: server, trunk, ports, networks
+    try:
+        networks = []
+        for hint, cidr in (("parent", "203.0.113.0/25"), ("vlan", "203.0.113.128/25")):
+            network = admin.network.create_network(name=f"{name}-{hint}")
+            made.append(network)
+            admin.network.create_subnet(network_id=network.id, ip_version=4, cidr=cidr, name=f"{name}-{hint}")
+            networks.append(network)
+        parent, first, second = (admin.network.create_port(network_id=net.id, name=f"{name}-{hint}") for hint, net in
+                                 (("parent", networks[0]), ("vlan1", networks[1]), ("vlan2", networks[1])))
+        made += [parent, first, second]
+        trunk = admin.network.create_trunk(port_id=parent.id, name=name, sub_ports=[
+            {"port_id": first.id, "segmentation_type": "vlan", "segmentation_id": 101}])
+        made.append(trunk)
+        server = admin.compute.create_server(
+            name=name, networks=[{"port": parent.id}],
+            image_id=admin.image.find_image("sp-qemu-qcow2", ignore_missing=False).id,
+            flavor_id=admin.compute.find_flavor("sp.tiny.kvm", ignore_missing=False).id)
+        made.append(server)
+        server = admin.compute.wait_for_server(server, status="ACTIVE", wait=180, interval=1)
+        admin.network.add_trunk_subports(trunk, [{"port_id": second.id, "segmentation_type": "vlan",
+                                                  "segmentation_id": 102}])
+
+        for subport, vlan in ((first, 101), (second, 102)):
+            port = admin.network.get_port(subport.id)
+            assert (port.device_owner, port.binding_host_id) == ("trunk:subport", server.compute_host), port
+            attachment = nsx.policy("GET", f"/infra/segments/{networks[1].id}/ports/{subport.id}")["attachment"]
+            assert (attachment.get("type"), attachment.get("id"), attachment.get("context_id"),
+                    attachment.get("traffic_tag")) == ("CHILD", subport.id, parent.id, vlan), attachment
+        assert admin.network.get_trunk(trunk.id).status == "ACTIVE"
+
+        admin.network.delete_trunk_subports(trunk, [{"port_id": second.id}])
+        port = admin.network.get_port(second.id)
+        assert (port.device_owner, port.binding_host_id) == ("", ""), port
+        assert (nsx.policy("GET", f"/infra/segments/{networks[1].id}/ports/{second.id}").get("attachment")
+                or {}).get("type") != "CHILD"
+    finally:
+        for resource in reversed(made):
+            _delete(admin, resource)
+
+
+def _delete(admin, resource) -> None:
+    kind = type(resource).__name__
+    if kind == "Server":
+        admin.compute.delete_server(resource, ignore_missing=True)
+        admin.compute.wait_for_delete(resource, wait=60, interval=1)
+    elif kind == "Trunk":
+        admin.network.delete_trunk(resource, ignore_missing=True)
+    elif kind == "Port":
+        admin.network.delete_port(resource, ignore_missing=True)
+    else:
+        admin.network.delete_network(resource, ignore_missing=True)

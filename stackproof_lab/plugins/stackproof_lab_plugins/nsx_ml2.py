@@ -32,6 +32,8 @@ from vmware_nsxlib.v3 import utils as nsxlib_utils
 from vmware_nsxlib.v3.policy import NsxPolicyLib
 from vmware_nsxlib.v3.policy import constants as policy_constants
 
+from stackproof_lab_plugins import nsx_trunk
+
 LOG = logging.getLogger(__name__)
 
 opts = [
@@ -82,6 +84,8 @@ class LabNsxMechanismDriver(api.MechanismDriver):
             http_read_timeout=30, retries=1, max_attempts=2, realization_max_attempts=5, realization_wait_sec=0.5,
             plugin_scope="OS Neutron Plugin", plugin_tag="os-api-version", plugin_ver="stackproof-lab"))
         self._default_rules()
+        # Made before the trunk service plugin loads: it registers at the plugin's AFTER_INIT.
+        self.trunk_driver = nsx_trunk.LabNsxTrunkDriver.create()
         for resource, event, handler in (
             (resources.SECURITY_GROUP, events.AFTER_CREATE, self._sg_created),
             (resources.SECURITY_GROUP, events.AFTER_UPDATE, self._sg_updated),
@@ -142,9 +146,13 @@ class LabNsxMechanismDriver(api.MechanismDriver):
         tags = [{"scope": SG_TAG_SCOPE, "tag": sg} for sg in port.get("security_groups") or []]
         tags += self.nsx.build_v3_tags_payload(port, resource_type=PORT_TAG_SCOPE,
                                                project_name=context.plugin_context.project_name)
+        # A trunk's sub-port is a CHILD of its parent's VIF, on its VLAN (nsx_trunk).
+        child = nsx_trunk.subport_of(context.plugin_context, port["id"]) if owner == nsx_trunk.SUBPORT_OWNER else None
+        attachment = ({"attachment_type": nsx_trunk.ATTACHMENT_CHILD, "context_id": child[0],
+                       "traffic_tag": child[1], "app_id": port["id"]} if child else {})
         self.nsx.segment_port.create_or_overwrite(
             nsx_name(port["name"] or "port", port["id"]), port["network_id"], port_id=port["id"],
-            description=port.get("description"), address_bindings=bindings, vif_id=vif_id, tags=tags)
+            description=port.get("description"), address_bindings=bindings, vif_id=vif_id, tags=tags, **attachment)
 
     def create_port_postcommit(self, context):
         self._port_on_backend(context)
