@@ -38,6 +38,8 @@ APT_PACKAGES = [
     "iputils-arping",  # the NSX edge announces floating IPs with a gratuitous ARP, as neutron's L3 agent does
     "dnsmasq-base",  # the edge's DHCP server for each network, as NSX's and neutron's DHCP serve instances
     "busybox",  # ... and the guests' DHCP client (udhcpc), as small cloud images have
+    "openvswitch-switch",  # the KVM transport nodes' nsx-managed bridge (userspace datapath: no kernel module here)
+    "ethtool",  # ... whose veths must checksum what they send: the userspace datapath reads frames, not offloads
     "rpcbind",  # the storage host's NFS server: portmapper for NFSv3 clients
     "nfs-ganesha",  # ... a user-space NFS server (this kernel has no nfsd)
     "nfs-ganesha-vfs",

@@ -209,6 +209,29 @@ def _node_agent_env(layout: Layout) -> dict[str, str]:
     return {"PYTHONPATH": str(REPO)}
 
 
+# Open vSwitch on a KVM transport node, as NSX-T prepares one: its database, then the switch on the userspace
+# datapath (this kernel has no openvswitch module). The node agent makes the nsx-managed bridge in it.
+OVSDB = "/var/lib/openvswitch/conf.db"
+OVS_RUN = "/run/openvswitch"
+
+
+def _open_vswitch(host: str) -> list[Service]:
+    ovsdb = _static("sh", "-c", f"mkdir -p {OVS_RUN} && {{ [ -f {OVSDB} ] || ovsdb-tool create {OVSDB} "
+                    f"/usr/share/openvswitch/vswitch.ovsschema; }} && exec ovsdb-server {OVSDB} "
+                    f"--remote=punix:{OVS_RUN}/db.sock --pidfile={OVS_RUN}/ovsdb-server.pid --no-chdir -vconsole:info")
+    vswitchd = _static("sh", "-c", f"mkdir -p {OVS_RUN} && exec ovs-vswitchd unix:{OVS_RUN}/db.sock "
+                       f"--pidfile={OVS_RUN}/ovs-vswitchd.pid --no-chdir -vconsole:info")
+    return [Service(f"ovsdb-server-{host}", host, "openvswitch", ovsdb, "process", grace=3, unit="ovsdb-server"),
+            Service(f"ovs-vswitchd-{host}", host, "openvswitch", vswitchd, "process", grace=3, unit="ovs-vswitchd",
+                    needs=(f"ovsdb-server-{host}",), after=(f"ovsdb-server-{host}",))]
+
+
+def _node_agent(host: topology.Host) -> Service:
+    ovs = (f"ovs-vswitchd-{host.name}",) if "openvswitch" in host.families else ()
+    return Service(f"nsx-node-agent-{host.name}", host.name, "nsx", _node_agent_argv, "process", env=_node_agent_env,
+                   grace=3, unit="nsx-node-agent", needs=ovs, after=("neutron-api", "nsx-manager", *ovs))
+
+
 def _sshd(host: str) -> Service:
     def argv(layout: Layout) -> list[str]:
         config = layout.hosts / host / "ssh" / "sshd_config"
@@ -295,8 +318,8 @@ SERVICES: list[Service] = [
     Service("nsx-manager", CONTROLLER, "nsx", nsx_lab.argv, "nsx", port=nsx_design.PORT, env=nsx_lab.env, grace=5),
     # NSX's data plane on every transport node (stackproof_lab/dataplane): segments, instances as namespaces with
     # their port's MAC and addresses, the distributed firewall in front of them, routers with NAT on the edge.
-    *(Service(f"nsx-node-agent-{h.name}", h.name, "nsx", _node_agent_argv, "process", env=_node_agent_env, grace=3,
-              unit="nsx-node-agent", after=("neutron-api", "nsx-manager")) for h in topology.TOPOLOGY.transport_nodes),
+    *(service for host in topology.KVM_COMPUTES for service in _open_vswitch(host)),
+    *(_node_agent(h) for h in topology.TOPOLOGY.transport_nodes),
     # Its driver realises every network, port and security group in the NSX manager: that answers first.
     Service("neutron-api", CONTROLLER, "neutron", _uwsgi("neutron.wsgi.api:application", "neutron-api"), "http",
             port="neutron-api", env=_dir_env("OS_NEUTRON_CONFIG_DIR", "/etc/neutron"),

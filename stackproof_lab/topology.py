@@ -168,7 +168,8 @@ TOPOLOGY = Topology((
     Host(CONTROLLER, "ctl", 0, ("controller", "scheduler"), CONTROL_FAMILIES,
          tep_index=len(KVM_COMPUTES) + len(VMWARE_COMPUTES)),
     Host(STORAGE, "sto", 1, ("storage",), ("cinder", "ganesha")),
-    *(Host(name, f"k{i + 1}", 2 + i, ("compute-kvm",), ("nova", "nsx"), data_index=i, tep_index=i)
+    # A KVM transport node has Open vSwitch: NSX's nsx-managed bridge, which nova plugs taps into.
+    *(Host(name, f"k{i + 1}", 2 + i, ("compute-kvm",), ("nova", "nsx", "openvswitch"), data_index=i, tep_index=i)
       for i, name in enumerate(KVM_COMPUTES)),
     # The VMware computes stand in for their clusters' ESXi hosts on the overlay: a VMware instance's port
     # is plugged on the transport node of the compute that runs it.

@@ -153,3 +153,21 @@ def test_a_segment_bridge_never_speaks_for_its_host(monkeypatch) -> None:
     monkeypatch.setattr(realize, "_flood_list", lambda device: set())
     realize.Node("192.0.2.241", ("192.0.2.245",), None)._segment("segment 65538", 65538)
     assert ("sysctl", "-qw", "net.ipv4.conf.nsx65538.arp_ignore=8", "net.ipv6.conf.nsx65538.disable_ipv6=1") in commands
+
+
+def test_a_kvm_node_plugs_taps_into_its_open_vswitch_bridge_as_os_vif_does(monkeypatch) -> None:
+    """On a KVM node the tap is an Open vSwitch port of the NSX-managed bridge with the port's id and MAC in its
+    external ids, on its segment's local VLAN; the kernel still sees the tap, so it answers no ARP for the host."""
+    commands = []
+    monkeypatch.setattr(realize, "run", lambda *argv, stdin=None: commands.append(argv) or "")
+    vif = state.Vif("6992918d-f42c-44d2-b820-bec8324ee6fc", "fa:16:3e:2c:bc:70", ("203.0.113.92/24",), 65538, 1500,
+                    ())
+    realize.Node("192.0.2.241", (), None, integration_bridge="nsx-managed")._plug(vif)
+    tag = f"tag={realize.local_vlan(65538)}"
+    assert ("ovs-vsctl", "--timeout=10", "--may-exist", "add-port", "nsx-managed", vif.tap, tag, "--", "set",
+            "Interface", vif.tap, f"external_ids:iface-id={vif.port_id}", f"external_ids:attached-mac={vif.mac}",
+            "external_ids:iface-status=active") in commands
+    assert ("sysctl", "-qw", f"net.ipv4.conf.{vif.tap}.arp_ignore=8",
+            f"net.ipv6.conf.{vif.tap}.disable_ipv6=1") in commands
+    assert not any("master" in argv for argv in commands)  # not on a Linux bridge
+    assert len({realize.local_vlan(vni) for vni in range(65536, 65536 + 4094)}) == 4094  # distinct per segment

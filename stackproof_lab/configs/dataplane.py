@@ -5,6 +5,7 @@ from __future__ import annotations
 from stackproof_lab import topology
 from stackproof_lab.configs.ini import Sections
 from stackproof_lab.layout import Layout
+from stackproof_lab.nsx import design as nsx_design
 
 CONF = "/etc/nsx/node-agent.ini"
 # Seconds between two turns of an agent: well inside the enforcement bound the target sets (SP-NSX-008), and
@@ -20,7 +21,9 @@ def node_agent(layout: Layout, host: str) -> Sections:
         "lab": {"state_dir": str(layout.state), "port_base": layout.port_base},
         "agent": {"node": host, "edge": edge, "interval": INTERVAL, "enforce_firewall": True},
         "overlay": {"local_tep": me.tep_address(), "remote_teps": ",".join(peers),
-                    **({"external_bridge": topology.EXTERNAL_BRIDGE} if edge else {})},
+                    **({"external_bridge": topology.EXTERNAL_BRIDGE} if edge else {}),
+                    # A KVM transport node's VIFs are on the NSX-managed Open vSwitch bridge (nova's ovs_bridge).
+                    **({"integration_bridge": nsx_design.KVM_BRIDGE} if "compute-kvm" in me.roles else {})},
         # Where the edge's metadata proxies send the guests' requests: nova's metadata API (nova-api-metadata).
         "metadata": {"url": layout.url("nova-metadata")},
     }

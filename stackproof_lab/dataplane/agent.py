@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     interval, enforce = agent.getfloat("interval", 1.0), agent.getboolean("enforce_firewall", True)
     proxy = (sys.executable, "-m", "stackproof_lab.dataplane.metadata_proxy", "--config", str(args.config.resolve()))
     node = Node(overlay["local_tep"], tuple(t for t in overlay.get("remote_teps", "").split(",") if t),
-                overlay.get("external_bridge") or None, proxy)
+                overlay.get("external_bridge") or None, proxy, overlay.get("integration_bridge") or None)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     neutron = Cloud(layout, "admin", passwords.load(layout)["admin"])
     nsx = nsx_lab.client(layout)

@@ -4,10 +4,12 @@ Runs inside the node (the agent is a process of the lab host): links are the hos
 the host's own /run. A segment is a Linux bridge ``nsx<vni>`` with a VXLAN device to every other transport
 node's TEP (head-end replication, as NSX's MTEP mode floods to the other TEPs). An instance is a network
 namespace ``vm-<port>`` whose eth0 has the port's MAC, its peer ``tap<port>`` on the segment's bridge, as nova
-names the tap; its guest boots as a cloud image does (DHCP, then its key pair from the metadata service, then
-sshd). A router is a namespace ``qrouter-<id>`` with ``qr-`` interfaces on segments and a ``qg-`` gateway on
-br-ex. A network's DHCP server is a namespace ``qdhcp-<network>`` on the edge with dnsmasq (a static lease per
-instance port) and the metadata proxy. What exists and is no longer wanted goes.
+names the tap (on a KVM node, the tap is on the NSX-managed Open vSwitch bridge, as nova's os-vif plugs it, with
+the port's id and MAC in its external ids; each segment reaches that bridge on a veth with a local VLAN tag, as
+the OVS agent keeps networks apart on br-int); its guest boots as a cloud image does (DHCP, then its key pair
+from the metadata service, then sshd). A router is a namespace ``qrouter-<id>`` with ``qr-`` interfaces on
+segments and a ``qg-`` gateway on br-ex. A network's DHCP server is a namespace ``qdhcp-<network>`` on the edge
+with dnsmasq (a static lease per instance port) and the metadata proxy. What exists and is no longer wanted goes.
 
 Each object is remembered by the desired value it was made from: a changed object is made again (a VIF's
 firewall alone is re-rendered in place, atomically), an unchanged one is left alone. Memory is not trusted
@@ -140,6 +142,33 @@ def bridge(vni: int) -> str:
     return f"nsx{vni}"
 
 
+def local_vlan(vni: int) -> int:
+    """The tag that keeps segment ``vni`` apart from the others on a node's Open vSwitch bridge."""
+    return (vni - 1) % 4094 + 1
+
+
+def _ovs(*args: str) -> str:
+    return run("ovs-vsctl", "--timeout=10", *args)
+
+
+def _ovs_ports(bridge_name: str) -> set[str]:
+    return set(_ovs("list-ports", bridge_name).split())
+
+
+def _full_checksums(*argv: str) -> None:
+    """A veth that sends into Open vSwitch's userspace datapath computes its checksums: the datapath reads whole
+    frames (AF_PACKET) and never learns that the checksum was left to an offload, so a frame sent on with its
+    checksum unfinished is dropped by the receiver (a guest's DHCP client ignored every offer). ``argv``: the
+    device, after `ip netns exec <ns>` when it is a guest's."""
+    run(*argv[:-1], "ethtool", "-K", argv[-1], "tx", "off")
+
+
+def _layer2_only(device: str) -> None:
+    """A device the node's own stack must not speak on (a tap or a veth on Open vSwitch, which the kernel still
+    sees): no ARP answers for the host's addresses, no IPv6 (see _segment for why)."""
+    run("sysctl", "-qw", f"net.ipv4.conf.{device}.arp_ignore={ARP_NEVER}", f"net.ipv6.conf.{device}.disable_ipv6=1")
+
+
 def _links() -> set[str]:
     return set(_link_table())
 
@@ -187,12 +216,19 @@ class Node:
     remote_teps: tuple[str, ...]
     external_bridge: str | None
     metadata_proxy: tuple[str, ...] = ()  # the edge's command for a network's metadata proxy, without its network
+    integration_bridge: str | None = None  # a KVM node's Open vSwitch bridge for taps (nova's [neutron] ovs_bridge)
     made: dict[str, object] = field(default_factory=dict)
     turns: int = 0
 
     def reset(self) -> None:
-        """Start from nothing: whatever a previous agent made is removed (guest sshds, namespaces, segments)."""
+        """Start from nothing: whatever a previous agent made is removed (guests, namespaces, segments, the Open
+        vSwitch bridge with its ports)."""
         self.made.clear()
+        if self.integration_bridge:
+            try:
+                _ovs("--no-wait", "--if-exists", "del-br", self.integration_bridge)
+            except (CommandFailed, subprocess.TimeoutExpired) as exc:  # made again by the first turn that can
+                LOG.warning("cannot remove Open vSwitch bridge %s yet: %s", self.integration_bridge, exc)
         self.sweep(NodeState())
 
     def sweep(self, desired: NodeState) -> list[str]:
@@ -215,9 +251,16 @@ class Node:
             if namespace.startswith(("vm-", "qrouter-", "qdhcp-")):
                 _gone("ip", "netns", "del", namespace)
                 removed.append(namespace)
+        if self.integration_bridge and f"bridge {self.integration_bridge}" in self.made:
+            wanted_ports = {v.tap for v in desired.vifs} | {f"po{v}" for v in desired.vnis}
+            for port in sorted(_ovs_ports(self.integration_bridge) - wanted_ports):
+                _ovs("--if-exists", "del-port", self.integration_bridge, port)
+                removed.append(f"Open vSwitch port {port}")
+        if self.integration_bridge:
+            wanted_links |= {f"{end}{v}" for v in desired.vnis for end in ("po", "pb")}
         for link in sorted(_links() - wanted_links):
             ours = link.startswith(("rq-", "rg-", "dq-", "tap")) or any(
-                link.startswith(prefix) and link[len(prefix):].isdigit() for prefix in ("nsx", "vx"))
+                link.startswith(prefix) and link[len(prefix):].isdigit() for prefix in ("nsx", "vx", "po", "pb"))
             if ours:
                 _gone("ip", "link", "del", link)
                 removed.append(link)
@@ -227,6 +270,8 @@ class Node:
         """Make ``desired`` real; returns the problems met (each object's failure is its own, retried next time)."""
         problems: list[str] = []
         before = dict(self.made)
+        if self.integration_bridge:
+            self._step(problems, f"bridge {self.integration_bridge}", self.integration_bridge, self._bridge)
         for vni in sorted(desired.vnis):
             self._step(problems, f"segment {vni}", vni, self._segment)
         for vif in desired.vifs:
@@ -236,7 +281,8 @@ class Node:
         for server in desired.dhcp:
             self._step(problems, f"dhcp {server.network_id}", server, self._dhcp)
         wanted = {f"segment {v}" for v in desired.vnis} | {f"vif {v.port_id}" for v in desired.vifs} | {
-            f"router {r.router_id}" for r in desired.routers} | {f"dhcp {d.network_id}" for d in desired.dhcp}
+            f"router {r.router_id}" for r in desired.routers} | {f"dhcp {d.network_id}" for d in desired.dhcp} | {
+            f"bridge {b}" for b in [self.integration_bridge] if b}
         for key in sorted(set(self.made) - wanted, key=lambda k: k.startswith("segment")):
             self._step(problems, key, None, self._remove)
         self.turns += 1
@@ -257,11 +303,15 @@ class Node:
         (a link that left its bridge, a namespace or a guest sshd that went, a tunnel missing a TEP). `skip`: what
         this turn made (a guest sshd writes its pid file a moment after it starts)."""
         links, namespaces, broken = _link_table(), _namespaces(), {}
+        ovs = self.integration_bridge
+        ovs_ports = _ovs_ports(ovs) if ovs and ovs in _ovs("list-br").split() else set()
         for key, value in self.made.items():
             if key in skip:
                 continue
             why = None
-            if key.startswith("segment "):
+            if key.startswith("bridge "):
+                why = None if ovs_ports or ovs in _ovs("list-br").split() else f"Open vSwitch bridge {ovs} missing"
+            elif key.startswith("segment "):
                 vni = int(key.split()[1])
                 vxlan = f"vx{vni}"
                 if not links.get(bridge(vni), Link(None, False)).up:
@@ -272,10 +322,14 @@ class Node:
                     why = f"{vxlan} missing, down or not on {bridge(vni)}: {links.get(vxlan)}"
                 elif set(self.remote_teps) - (flooded := _flood_list(vxlan)):
                     why = f"{vxlan} floods to {sorted(flooded)}, not to every TEP"
+                elif ovs and (f"po{vni}" not in ovs_ports or links.get(f"pb{vni}") != Link(bridge(vni), True)):
+                    why = f"po{vni} not on {ovs} or pb{vni} not on {bridge(vni)}"
             elif isinstance(value, Vif):
                 if value.namespace not in namespaces:
                     why = f"namespace {value.namespace} missing"
-                elif links.get(value.tap) != Link(bridge(value.vni), True):
+                elif ovs and (value.tap not in ovs_ports or not links.get(value.tap, Link(None, False)).up):
+                    why = f"{value.tap} missing, down or not on {ovs}"
+                elif not ovs and links.get(value.tap) != Link(bridge(value.vni), True):
                     why = f"{value.tap} missing, down or not on {bridge(value.vni)}: {links.get(value.tap)}"
                 elif not _running(GUESTS / short(value.port_id) / "guest.pid", str(GUESTS / short(value.port_id))):
                     why = "its guest is not running"
@@ -340,6 +394,32 @@ class Node:
                 run("bridge", "fdb", "append", FLOOD, "dev", vxlan, "dst", tep)
         run("ip", "link", "set", vxlan, "master", name, "up")
         run("ip", "link", "set", name, "up")
+        if self.integration_bridge:  # the segment's way into the Open vSwitch bridge, on its local VLAN
+            outer, inner = f"pb{vni}", f"po{vni}"
+            if outer not in links:
+                run("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
+            _layer2_only(inner)
+            _full_checksums(outer)
+            run("ip", "link", "set", outer, "master", name, "up")
+            run("ip", "link", "set", inner, "up")
+            _ovs("--may-exist", "add-port", self.integration_bridge, inner, f"tag={local_vlan(vni)}")
+
+    def _bridge(self, key: str, name: str) -> None:
+        """The NSX-managed Open vSwitch bridge, on the userspace datapath (this kernel has no openvswitch module)."""
+        _ovs("init")
+        _ovs("--may-exist", "add-br", name, "--", "set", "bridge", name, "datapath_type=netdev")
+
+    def _plug(self, vif: Vif) -> None:
+        """The tap on its segment: into the Linux bridge, or on a KVM node into the Open vSwitch bridge as nova's
+        os-vif plugs it (the port's id and MAC in the interface's external ids) on the segment's local VLAN."""
+        if not self.integration_bridge:
+            run("ip", "link", "set", vif.tap, "master", bridge(vif.vni), "up")
+            return
+        _layer2_only(vif.tap)
+        run("ip", "link", "set", vif.tap, "up")
+        _ovs("--may-exist", "add-port", self.integration_bridge, vif.tap, f"tag={local_vlan(vif.vni)}", "--", "set",
+             "Interface", vif.tap, f"external_ids:iface-id={vif.port_id}", f"external_ids:attached-mac={vif.mac}",
+             "external_ids:iface-status=active")
 
     # --- instances -------------------------------------------------------------------------------
 
@@ -349,12 +429,14 @@ class Node:
             _in(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
             return "refiltered"
         for made in (before, vif):
-            _clear(made)
+            _clear(made, self.integration_bridge)
         run("ip", "netns", "add", vif.namespace)
         # The hypervisor's side has the network's MTU; the guest's NIC starts at 1500 and learns it from DHCP.
         run("ip", "link", "add", vif.tap, "mtu", str(vif.mtu), "type", "veth", "peer", "name", "eth0", "netns",
             vif.namespace)
-        run("ip", "link", "set", vif.tap, "master", bridge(vif.vni), "up")
+        self._plug(vif)
+        if self.integration_bridge:
+            _full_checksums("ip", "netns", "exec", vif.namespace, "eth0")
         _in(vif.namespace, "ip", "link", "set", "eth0", "address", vif.mac)
         _in(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
         _boot_guest(vif)
@@ -440,23 +522,27 @@ class Node:
 
     def _remove(self, key: str, _: object) -> None:
         before = self.made.get(key)
-        if isinstance(before, Vif | Router):
-            _clear(before)
+        if isinstance(before, Vif | Router | DhcpServer):
+            _clear(before, self.integration_bridge)
         elif key.startswith("segment "):
             vni = int(key.split()[1])
+            if self.integration_bridge:
+                _ovs("--if-exists", "del-port", self.integration_bridge, f"po{vni}")
             links = _links()
-            for name in (f"vx{vni}", bridge(vni)):
+            for name in (f"pb{vni}", f"vx{vni}", bridge(vni)):
                 if name in links:
                     _gone("ip", "link", "del", name)
 
 
-def _clear(made: object) -> None:
+def _clear(made: object, ovs_bridge: str | None = None) -> None:
     """Remove an instance's, a router's or a DHCP server's namespace, its processes and the outer ends of its
-    links, whatever half of it exists."""
+    links (a tap's Open vSwitch port too), whatever half of it exists."""
     if not isinstance(made, Vif | Router | DhcpServer):
         return
     if isinstance(made, Vif):
         _stop(GUESTS / short(made.port_id) / "guest.pid")
+        if ovs_bridge:
+            _ovs("--if-exists", "del-port", ovs_bridge, made.tap)
     if isinstance(made, DhcpServer):
         for process in ("dnsmasq", "proxy"):
             _stop(DHCP / made.network_id / f"{process}.pid")

@@ -367,6 +367,14 @@ FAULTS: list[Fault] = [
         ConfigOption("nsx-agent-vmware-2", "agent", "enforce_firewall", False),
     ),
     Fault(
+        "kvm-tap-off-nsx-bridge",
+        "the NSX node agent of kvm-2 (the second KVM compute; kvm-1 carries on) plugs instance taps into Open vSwitch "
+        "bridge br-int instead of the NSX-managed bridge nova names (its segments follow them there, so traffic "
+        "still flows): NSX would not know those VIFs by their ports",
+        ("SP-NSX-006",),
+        ConfigOption("nsx-agent-kvm-2", "overlay", "integration_bridge", "br-int"),
+    ),
+    Fault(
         "overlay-tunnel-blocked-between-clusters",
         "a firewall on kvm-2 (the second KVM compute; kvm-1 carries on) drops the overlay's tunnel traffic (VXLAN) "
         "with the VMware computes' TEPs: every host still reaches the edge, so floating IPs answer, but servers on "
