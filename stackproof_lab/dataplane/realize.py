@@ -36,6 +36,7 @@ from stackproof_lab.topology import VXLAN_PORT
 LOG = logging.getLogger("nsx-node-agent")
 FLOOD = "00:00:00:00:00:00"
 ARP_NEVER = 8  # arp_ignore: answer no ARP request arriving on this interface, whatever address it asks for
+MADE_BY = "made-by=nsx-node-agent"  # the external id that marks an Open vSwitch bridge as an agent's
 SWEEP_EVERY = 5  # turns between two sweeps for leftovers when nothing changed (each costs two `ip` calls)
 # Each instance's guest side: its boot script, console log, sshd host key, authorized key and pid, in the node's
 # /var/lib/nsx; each network's DHCP server and metadata proxy on the edge: their config, pids and logs.
@@ -225,10 +226,11 @@ class Node:
         vSwitch bridge with its ports)."""
         self.made.clear()
         if self.integration_bridge:
-            try:
-                _ovs("--no-wait", "--if-exists", "del-br", self.integration_bridge)
+            try:  # every bridge an agent made, under whatever name it was configured with then
+                for name in _ovs("--bare", "--columns=name", "find", "bridge", f"external_ids:{MADE_BY}").split():
+                    _ovs("--no-wait", "--if-exists", "del-br", name)
             except (CommandFailed, subprocess.TimeoutExpired) as exc:  # made again by the first turn that can
-                LOG.warning("cannot remove Open vSwitch bridge %s yet: %s", self.integration_bridge, exc)
+                LOG.warning("cannot remove the Open vSwitch bridges made before yet: %s", exc)
         self.sweep(NodeState())
 
     def sweep(self, desired: NodeState) -> list[str]:
@@ -304,13 +306,14 @@ class Node:
         this turn made (a guest sshd writes its pid file a moment after it starts)."""
         links, namespaces, broken = _link_table(), _namespaces(), {}
         ovs = self.integration_bridge
-        ovs_ports = _ovs_ports(ovs) if ovs and ovs in _ovs("list-br").split() else set()
+        bridges = set(_ovs("list-br").split()) if ovs else set()
+        ovs_ports = _ovs_ports(ovs) if ovs in bridges else set()
         for key, value in self.made.items():
             if key in skip:
                 continue
             why = None
             if key.startswith("bridge "):
-                why = None if ovs_ports or ovs in _ovs("list-br").split() else f"Open vSwitch bridge {ovs} missing"
+                why = None if ovs in bridges else f"Open vSwitch bridge {ovs} missing"
             elif key.startswith("segment "):
                 vni = int(key.split()[1])
                 vxlan = f"vx{vni}"
@@ -407,7 +410,8 @@ class Node:
     def _bridge(self, key: str, name: str) -> None:
         """The NSX-managed Open vSwitch bridge, on the userspace datapath (this kernel has no openvswitch module)."""
         _ovs("init")
-        _ovs("--may-exist", "add-br", name, "--", "set", "bridge", name, "datapath_type=netdev")
+        _ovs("--may-exist", "add-br", name, "--", "set", "bridge", name, "datapath_type=netdev",
+             f"external_ids:{MADE_BY}")
 
     def _plug(self, vif: Vif) -> None:
         """The tap on its segment: into the Linux bridge, or on a KVM node into the Open vSwitch bridge as nova's
