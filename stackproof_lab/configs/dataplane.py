@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import configparser
+from pathlib import Path
+
 from stackproof_lab import topology
 from stackproof_lab.configs.ini import Sections
 from stackproof_lab.layout import Layout
@@ -27,3 +30,12 @@ def node_agent(layout: Layout, host: str) -> Sections:
         # Where the edge's metadata proxies send the guests' requests: nova's metadata API (nova-api-metadata).
         "metadata": {"url": layout.url("nova-metadata")},
     }
+
+
+def load(path: Path) -> tuple[configparser.ConfigParser, Layout] | None:
+    """A node agent's config, as read by the agent and the edge's metadata proxies, with the lab it names (None:
+    unreadable)."""
+    conf = configparser.ConfigParser()
+    if not conf.read(path):
+        return None
+    return conf, Layout(state=Path(conf["lab"]["state_dir"]), port_base=conf["lab"].getint("port_base"))

@@ -12,7 +12,6 @@ the firewall (a lab fault turns that off).
 from __future__ import annotations
 
 import argparse
-import configparser
 import logging
 import signal
 import sys
@@ -20,10 +19,10 @@ import time
 from pathlib import Path
 
 from stackproof_lab import passwords
+from stackproof_lab.configs import dataplane as dataplane_config
 from stackproof_lab.dataplane import state
 from stackproof_lab.dataplane.realize import Node
 from stackproof_lab.errors import LabError
-from stackproof_lab.layout import Layout
 from stackproof_lab.nsx import lab as nsx_lab
 from stackproof_lab.rest import Cloud
 
@@ -36,12 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    conf = configparser.ConfigParser()
-    if not conf.read(args.config):
+    loaded = dataplane_config.load(args.config)
+    if loaded is None:
         print(f"nsx-node-agent: cannot read {args.config}", file=sys.stderr)
         return 2
+    conf, layout = loaded
     agent, overlay = conf["agent"], conf["overlay"]
-    layout = Layout(state=Path(conf["lab"]["state_dir"]), port_base=conf["lab"].getint("port_base"))
     node_name, edge = agent["node"], agent.getboolean("edge", False)
     interval, enforce = agent.getfloat("interval", 1.0), agent.getboolean("enforce_firewall", True)
     proxy = (sys.executable, "-m", "stackproof_lab.dataplane.metadata_proxy", "--config", str(args.config.resolve()))

@@ -17,7 +17,6 @@ socket in the DHCP namespace: a socket stays in the namespace it was made in.
 from __future__ import annotations
 
 import argparse
-import configparser
 import ctypes
 import hashlib
 import hmac
@@ -33,8 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from stackproof_lab import passwords
+from stackproof_lab.configs import dataplane as dataplane_config
 from stackproof_lab.errors import LabError
-from stackproof_lab.layout import Layout
 from stackproof_lab.rest import Cloud
 
 LOG = logging.getLogger("metadata-proxy")
@@ -132,11 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid-file", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    conf = configparser.ConfigParser()
-    if not conf.read(args.config):
+    loaded = dataplane_config.load(args.config)
+    if loaded is None:
         print(f"metadata-proxy: cannot read {args.config}", file=sys.stderr)
         return 2
-    layout = Layout(state=Path(conf["lab"]["state_dir"]), port_base=conf["lab"].getint("port_base"))
+    conf, layout = loaded
     secrets = passwords.load(layout)
     try:
         listener = listen_in(args.namespace, (METADATA_ADDRESS, 80))
