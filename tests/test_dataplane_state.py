@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stackproof_lab.dataplane import realize, render, state
+from stackproof_lab.dataplane import guest, realize, render, state
 
 NETWORK, SUBNET = "net-1", "subnet-1"
 BARE, BARE_SUBNET = "net-2", "subnet-2"  # a network with an instance and no DHCP port yet
@@ -120,7 +120,8 @@ def test_the_agent_remakes_what_the_kernel_no_longer_holds(monkeypatch) -> None:
     monkeypatch.setattr(realize, "_link_table", lambda: links)
     monkeypatch.setattr(realize, "_namespaces", lambda: {vif.namespace, dhcp.namespace})
     monkeypatch.setattr(realize, "_flood_list", lambda device: {"192.0.2.242", "192.0.2.245"})
-    monkeypatch.setattr(realize, "_running", lambda pid_file, marker: pid_file.name in running)
+    for module in (realize, guest):  # the DHCP server's processes, the guest's
+        monkeypatch.setattr(module, "running", lambda pid_file, marker: pid_file.name in running)
     monkeypatch.setattr(realize, "_arp_ignore", lambda device: realize.ARP_NEVER)
     assert node.broken() == {}
 

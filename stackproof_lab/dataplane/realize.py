@@ -19,7 +19,6 @@ a tunnel flooding to too few TEPs, a guest sshd not running) and makes again wha
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -27,10 +26,10 @@ import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from stackproof_lab.dataplane import render
+from stackproof_lab.dataplane import guest, render
+from stackproof_lab.dataplane.commands import CommandFailed, gone, inside, pid_in, run, running, stop
 from stackproof_lab.dataplane.metadata_proxy import METADATA_ADDRESS
-from stackproof_lab.dataplane.state import DhcpServer, NodeState, Router, RouterPort, Vif, short
-from stackproof_lab.ssh import KEY_ONLY_ROOT
+from stackproof_lab.dataplane.state import DhcpServer, NodeState, Router, RouterPort, Vif
 from stackproof_lab.topology import VXLAN_PORT
 
 LOG = logging.getLogger("nsx-node-agent")
@@ -38,105 +37,9 @@ FLOOD = "00:00:00:00:00:00"
 ARP_NEVER = 8  # arp_ignore: answer no ARP request arriving on this interface, whatever address it asks for
 MADE_BY = "made-by=nsx-node-agent"  # the external id that marks an Open vSwitch bridge as an agent's
 SWEEP_EVERY = 5  # turns between two sweeps for leftovers when nothing changed (each costs two `ip` calls)
-# Each instance's guest side: its boot script, console log, sshd host key, authorized key and pid, in the node's
-# /var/lib/nsx; each network's DHCP server and metadata proxy on the edge: their config, pids and logs.
-GUESTS = Path("/var/lib/nsx/guests")
+# Each network's DHCP server and metadata proxy on the edge: their config, pids and logs, in the node's
+# /var/lib/nsx.
 DHCP = Path("/var/lib/nsx/dhcp")
-GUEST_SSHD = """# The guest sshd of instance port {port}: the server's key pair (from the metadata service, as
-# cloud-init puts it in) logs in as root. Written by the lab's NSX node agent.
-ListenAddress 0.0.0.0
-Port 22
-HostKey {folder}/ssh_host_ed25519_key
-AuthorizedKeysFile {folder}/authorized_keys
-PidFile {folder}/sshd.pid
-StrictModes no
-LogLevel ERROR
-""" + KEY_ONLY_ROOT + "\n"
-# The guest's boot, as a cloud image's: DHCP for eth0 (address, routes, MTU), the key pair from the metadata
-# service, then sshd. Bounded: a guest without a lease or metadata still boots, as a VM does, and says so on
-# its console. It keeps its pid (exec), so guest.pid names the guest from boot to sshd.
-GUEST_BOOT = """#!/bin/sh
-# The lab guest of instance port {port}; written by the lab's NSX node agent. Its output is the console log.
-cd {folder} || exit 1
-exec >> console.log 2>&1
-echo $$ > guest.pid
-echo "boot: $(date -u +%FT%TZ)"
-ip link set lo up
-ip link set eth0 up
-leased=
-for round in 1 2 3 4 5 6; do  # ten DISCOVERs a second apart per round: a minute in all
-  if busybox udhcpc -f -q -n -i eth0 -t 10 -T 1 -A 1 -O staticroutes -O mtu -s {folder}/dhcp-event; then
-    leased=1
-    break
-  fi
-done
-key=
-if [ -n "$leased" ]; then
-  for try in $(seq 60); do
-    code=$(curl -s -o key.new -w '%{{http_code}}' --max-time 5 {metadata}/latest/meta-data/public-keys/0/openssh-key)
-    case "$code" in
-      200) key=1; break ;;
-      404) echo "metadata: this server has no key pair"; break ;;
-    esac
-    sleep 1
-  done
-  [ -n "$key" ] || [ "$code" = 404 ] || echo "metadata: no answer after 60 tries (last HTTP $code)"
-else
-  echo "DHCP: no lease within a minute; booting without an address"
-fi
-if [ -n "$key" ]; then
-  mv key.new authorized_keys
-  echo "metadata: key pair installed"
-else
-  rm -f key.new
-  : > authorized_keys
-fi
-chmod 600 authorized_keys
-exec /usr/sbin/sshd -D -f {folder}/sshd_config
-"""
-# udhcpc's events (busybox): configure eth0 from the lease. Option 121 (classless routes) replaces the router
-# option when present (RFC 3442): the DHCP server sends the metadata route and the default route in it.
-DHCP_EVENT = """#!/bin/sh
-case "$1" in
-  deconfig)
-    ip -4 addr flush dev "$interface" ;;
-  bound|renew)
-    ip -4 addr flush dev "$interface"
-    ip addr add "$ip/${mask:-24}" dev "$interface"
-    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
-    if [ -n "$staticroutes" ]; then
-      set -- $staticroutes
-      while [ $# -ge 2 ]; do ip route replace "$1" via "$2" dev "$interface"; shift 2; done
-    else
-      for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
-    fi
-    echo "DHCP: $interface $ip/$mask from $serverid, routes: ${staticroutes:-default via $router}, MTU ${mtu:-unset}" ;;
-esac
-"""
-
-
-class CommandFailed(Exception):
-    pass
-
-
-def run(*argv: str, stdin: str | None = None) -> str:
-    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=30)
-    if result.returncode != 0:
-        raise CommandFailed(f"{' '.join(argv)}: {result.stderr.strip() or result.stdout.strip()}")
-    return result.stdout
-
-
-def _in(namespace: str, *argv: str, stdin: str | None = None) -> str:
-    return run("ip", "netns", "exec", namespace, *argv, stdin=stdin)
-
-
-def _gone(*argv: str) -> None:
-    """Delete something that may vanish meanwhile (a veth goes with its peer's namespace): gone is done."""
-    try:
-        run(*argv)
-    except CommandFailed as exc:
-        if "Cannot find device" not in str(exc) and "No such file" not in str(exc):
-            raise
 
 
 def bridge(vni: int) -> str:
@@ -243,15 +146,15 @@ class Node:
             v.tap for v in desired.vifs} | {link for r in desired.routers for link in r.outer_links} | {
             d.outer for d in desired.dhcp}
         removed = []
-        for pid_file in GUESTS.glob("*/guest.pid"):
+        for pid_file in guest.GUESTS.glob("*/guest.pid"):
             if f"vm-{pid_file.parent.name}" not in wanted_ns:
-                _stop(pid_file)
+                stop(pid_file)
         for pid_file in [*DHCP.glob("*/dnsmasq.pid"), *DHCP.glob("*/proxy.pid")]:
             if f"qdhcp-{pid_file.parent.name}" not in wanted_ns:
-                _stop(pid_file)
+                stop(pid_file)
         for namespace in sorted(_namespaces() - wanted_ns):
             if namespace.startswith(("vm-", "qrouter-", "qdhcp-")):
-                _gone("ip", "netns", "del", namespace)
+                gone("ip", "netns", "del", namespace)
                 removed.append(namespace)
         if self.integration_bridge and f"bridge {self.integration_bridge}" in self.made:
             wanted_ports = {v.tap for v in desired.vifs} | {f"po{v}" for v in desired.vnis}
@@ -264,7 +167,7 @@ class Node:
             ours = link.startswith(("rq-", "rg-", "dq-", "tap")) or any(
                 link.startswith(prefix) and link[len(prefix):].isdigit() for prefix in ("nsx", "vx", "po", "pb"))
             if ours:
-                _gone("ip", "link", "del", link)
+                gone("ip", "link", "del", link)
                 removed.append(link)
         return removed
 
@@ -334,7 +237,7 @@ class Node:
                     why = f"{value.tap} missing, down or not on {ovs}"
                 elif not ovs and links.get(value.tap) != Link(bridge(value.vni), True):
                     why = f"{value.tap} missing, down or not on {bridge(value.vni)}: {links.get(value.tap)}"
-                elif not _running(GUESTS / short(value.port_id) / "guest.pid", str(GUESTS / short(value.port_id))):
+                elif not guest.is_running(value):
                     why = "its guest is not running"
             elif isinstance(value, DhcpServer):
                 folder = str(DHCP / value.network_id)
@@ -342,9 +245,9 @@ class Node:
                     why = f"namespace {value.namespace} missing"
                 elif links.get(value.outer) != Link(bridge(value.vni), True):
                     why = f"{value.outer} missing, down or not on {bridge(value.vni)}: {links.get(value.outer)}"
-                elif not _running(DHCP / value.network_id / "dnsmasq.pid", folder):
+                elif not running(DHCP / value.network_id / "dnsmasq.pid", folder):
                     why = "its dnsmasq is not running"
-                elif not _running(DHCP / value.network_id / "proxy.pid", value.network_id):
+                elif not running(DHCP / value.network_id / "proxy.pid", value.network_id):
                     why = "its metadata proxy is not running"
             elif isinstance(value, Router):
                 if value.namespace not in namespaces:
@@ -430,7 +333,7 @@ class Node:
     def _vif(self, key: str, vif: Vif) -> str | None:
         before = self.made.get(key)
         if isinstance(before, Vif) and replace(before, firewall=vif.firewall) == vif:
-            _in(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
+            inside(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
             return "refiltered"
         for made in (before, vif):
             _clear(made, self.integration_bridge)
@@ -441,9 +344,9 @@ class Node:
         self._plug(vif)
         if self.integration_bridge:
             _full_checksums("ip", "netns", "exec", vif.namespace, "eth0")
-        _in(vif.namespace, "ip", "link", "set", "eth0", "address", vif.mac)
-        _in(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
-        _boot_guest(vif)
+        inside(vif.namespace, "ip", "link", "set", "eth0", "address", vif.mac)
+        inside(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
+        guest.boot(vif)
         return None
 
     # --- DHCP and metadata (the edge) ----------------------------------------------------------------
@@ -454,7 +357,7 @@ class Node:
         if isinstance(before, DhcpServer) and replace(before, hosts=server.hosts) == server:
             _write_leases(folder, server)
             try:
-                os.kill(_pid(folder / "dnsmasq.pid"), signal.SIGHUP)  # dnsmasq reads its hosts file again
+                os.kill(pid_in(folder / "dnsmasq.pid"), signal.SIGHUP)  # dnsmasq reads its hosts file again
             except OSError as exc:
                 raise CommandFailed(f"dnsmasq of {server.namespace}: {exc}") from None
             return "reloaded"
@@ -466,13 +369,13 @@ class Node:
         run("ip", "link", "add", server.outer, "mtu", str(server.mtu), "type", "veth", "peer", "name", server.inner,
             "mtu", str(server.mtu), "netns", ns)
         run("ip", "link", "set", server.outer, "master", bridge(server.vni), "up")
-        _in(ns, "ip", "link", "set", "lo", "up")
-        _in(ns, "ip", "link", "set", server.inner, "address", server.mac)
-        _in(ns, "ip", "addr", "add", server.address, "dev", server.inner)
-        _in(ns, "ip", "addr", "add", f"{METADATA_ADDRESS}/32", "dev", server.inner)
-        _in(ns, "ip", "link", "set", server.inner, "up")
+        inside(ns, "ip", "link", "set", "lo", "up")
+        inside(ns, "ip", "link", "set", server.inner, "address", server.mac)
+        inside(ns, "ip", "addr", "add", server.address, "dev", server.inner)
+        inside(ns, "ip", "addr", "add", f"{METADATA_ADDRESS}/32", "dev", server.inner)
+        inside(ns, "ip", "link", "set", server.inner, "up")
         _write_leases(folder, server)
-        _in(ns, *render.dnsmasq(server, folder))
+        inside(ns, *render.dnsmasq(server, folder))
         run("setsid", "-f", "sh", "-c", 'exec "$@" >> "$0" 2>&1', str(folder / "proxy.log"), *self.metadata_proxy,
             "--namespace", ns, "--network", server.network_id, "--pid-file", str(folder / "proxy.pid"))
         return None
@@ -488,15 +391,15 @@ class Node:
             _clear(made)
         ns = router.namespace
         run("ip", "netns", "add", ns)
-        _in(ns, "ip", "link", "set", "lo", "up")
-        _in(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        inside(ns, "ip", "link", "set", "lo", "up")
+        inside(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         for port in router.interfaces:
             self._router_port(ns, port, "qr-", "rq-", bridge(port.vni))
         if router.gateway and self.external_bridge:
             self._router_port(ns, router.gateway, "qg-", "rg-", self.external_bridge)
             _announce(ns, router.gateway_device, router.gateway.address.split("/")[0])
             if router.next_hop:
-                _in(ns, "ip", "route", "add", "default", "via", router.next_hop)
+                inside(ns, "ip", "route", "add", "default", "via", router.next_hop)
         self._floating(router, ())
         return None
 
@@ -504,9 +407,9 @@ class Node:
         name, peer = port.device(inner), port.device(outer)
         run("ip", "link", "add", peer, "type", "veth", "peer", "name", name, "netns", ns)
         run("ip", "link", "set", peer, "master", master, "up")
-        _in(ns, "ip", "link", "set", name, "address", port.mac)
-        _in(ns, "ip", "addr", "add", port.address, "dev", name)
-        _in(ns, "ip", "link", "set", name, "up")
+        inside(ns, "ip", "link", "set", name, "address", port.mac)
+        inside(ns, "ip", "addr", "add", port.address, "dev", name)
+        inside(ns, "ip", "link", "set", name, "up")
 
     def _floating(self, router: Router, before: tuple[tuple[str, str], ...]) -> None:
         """Floating addresses on the gateway (so br-ex's neighbours find them) and the NAT table."""
@@ -515,10 +418,10 @@ class Node:
         gateway = router.gateway_device
         old, new = {f for f, _ in before}, {f for f, _ in router.floating}
         for address in sorted(old - new):
-            _in(router.namespace, "ip", "addr", "del", f"{address}/32", "dev", gateway)
+            inside(router.namespace, "ip", "addr", "del", f"{address}/32", "dev", gateway)
         for address in sorted(new - old):
-            _in(router.namespace, "ip", "addr", "add", f"{address}/32", "dev", gateway)
-        _in(router.namespace, "nft", "-f", "-", stdin=render.nat(router))
+            inside(router.namespace, "ip", "addr", "add", f"{address}/32", "dev", gateway)
+        inside(router.namespace, "nft", "-f", "-", stdin=render.nat(router))
         for address in sorted(new - old):
             _announce(router.namespace, gateway, address)
 
@@ -535,7 +438,7 @@ class Node:
             links = _links()
             for name in (f"pb{vni}", f"vx{vni}", bridge(vni)):
                 if name in links:
-                    _gone("ip", "link", "del", name)
+                    gone("ip", "link", "del", name)
 
 
 def _clear(made: object, ovs_bridge: str | None = None) -> None:
@@ -544,44 +447,26 @@ def _clear(made: object, ovs_bridge: str | None = None) -> None:
     if not isinstance(made, Vif | Router | DhcpServer):
         return
     if isinstance(made, Vif):
-        _stop(GUESTS / short(made.port_id) / "guest.pid")
+        guest.shut_down(made.port_id)
         if ovs_bridge:
             _ovs("--if-exists", "del-port", ovs_bridge, made.tap)
     if isinstance(made, DhcpServer):
         for process in ("dnsmasq", "proxy"):
-            _stop(DHCP / made.network_id / f"{process}.pid")
+            stop(DHCP / made.network_id / f"{process}.pid")
     if made.namespace in _namespaces():
-        _gone("ip", "netns", "del", made.namespace)
+        gone("ip", "netns", "del", made.namespace)
     outer = [made.tap] if isinstance(made, Vif) else [made.outer] if isinstance(made, DhcpServer) else made.outer_links
     links = _links()
     for name in outer:
         if name in links:
-            _gone("ip", "link", "del", name)
+            gone("ip", "link", "del", name)
 
 
 def _announce(namespace: str, device: str, address: str) -> None:
     """A gratuitous ARP for an address that just arrived on the external network (as neutron's L3 agent sends
     one): a neighbour still holding the MAC of the router that had this floating IP before learns the new one
     at once instead of after its entry goes stale (tens of seconds of silence)."""
-    _in(namespace, "arping", "-q", "-U", "-c", "1", "-I", device, address)
-
-
-def _boot_guest(vif: Vif) -> None:
-    """Boot the instance's guest in its namespace (GUEST_BOOT), in the background: DHCP and metadata take a few
-    seconds, and the agent's turn goes on."""
-    folder = GUESTS / short(vif.port_id)
-    _stop(folder / "guest.pid")
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = folder / "ssh_host_ed25519_key"
-    if not key.exists():
-        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"guest-{short(vif.port_id)}", "-f", str(key))
-    (folder / "sshd_config").write_text(GUEST_SSHD.format(port=vif.port_id, folder=folder))
-    (folder / "dhcp-event").write_text(DHCP_EVENT)
-    (folder / "boot").write_text(GUEST_BOOT.format(port=vif.port_id, folder=folder,
-                                                   metadata=f"http://{METADATA_ADDRESS}"))
-    for script in ("dhcp-event", "boot"):
-        os.chmod(folder / script, 0o755)
-    _in(vif.namespace, "setsid", "-f", str(folder / "boot"))
+    inside(namespace, "arping", "-q", "-U", "-c", "1", "-I", device, address)
 
 
 def _write_leases(folder: Path, server: DhcpServer) -> None:
@@ -590,33 +475,3 @@ def _write_leases(folder: Path, server: DhcpServer) -> None:
     tmp = folder / "hosts.new"
     tmp.write_text(text)
     tmp.replace(folder / "hosts")
-
-
-def _pid(pid_file: Path) -> int:
-    try:
-        return int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError) as exc:
-        raise CommandFailed(f"no pid in {pid_file}: {exc}") from None
-
-
-def _running(pid_file: Path, marker: str) -> bool:
-    """Whether the process its pid file names runs and is the one meant: its command line holds ``marker`` (a
-    guest's folder, a network id), so a pid reused by something else does not count."""
-    try:
-        pid = int(pid_file.read_text().split()[0])
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()  # sshd retitles itself: "sshd: ... -f <config> ..."
-    except (OSError, ValueError, IndexError):
-        return False
-    return marker.encode() in command
-
-
-def _stop(pid_file: Path) -> None:
-    """Stop what a pid file names, with its process group when it leads one (a guest's boot with its DHCP client
-    or curl, a metadata proxy started in its own session)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):  # not running, or gone already
-        pid = int(pid_file.read_text().split()[0])
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:  # not a group leader
-            os.kill(pid, signal.SIGTERM)
-    pid_file.unlink(missing_ok=True)
