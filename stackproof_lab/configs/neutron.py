@@ -26,7 +26,8 @@ def neutron(layout: Layout, password: dict[str, str]) -> Sections:
             "transport_url": transport_url(layout, password),
             "state_path": str(data),
             "api_paste_config": str(layout.venv / "etc" / "neutron" / "api-paste.ini"),
-            # No DHCP agent exists; subnets are created with DHCP off.
+            # No DHCP agent: the NSX edge's node agent serves DHCP (and metadata) for every network with instances,
+            # from a Neutron DHCP port it reserves (stackproof_lab/dataplane), as NSX's native DHCP does.
             "dhcp_agent_notification": False,
             "notify_nova_on_port_status_changes": True,
             "notify_nova_on_port_data_changes": True,
