@@ -45,9 +45,8 @@ def running(pid_file: Path, marker: str) -> bool:
     """Whether the process its pid file names runs and is the one meant: its command line holds ``marker`` (a
     guest's folder, a network id), so a pid reused by something else does not count."""
     try:
-        pid = int(pid_file.read_text().split()[0])
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()  # sshd retitles itself: "sshd: ... -f <config> ..."
-    except (OSError, ValueError, IndexError):
+        command = Path(f"/proc/{pid_in(pid_file)}/cmdline").read_bytes()  # sshd retitles: "sshd: ... -f <config>"
+    except (CommandFailed, OSError):
         return False
     return marker.encode() in command
 
@@ -55,8 +54,8 @@ def running(pid_file: Path, marker: str) -> bool:
 def stop(pid_file: Path) -> None:
     """Stop what a pid file names, with its process group when it leads one (a guest's boot with its DHCP client
     or curl, a metadata proxy started in its own session)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):  # not running, or gone already
-        pid = int(pid_file.read_text().split()[0])
+    with contextlib.suppress(CommandFailed, OSError):  # not running, or gone already
+        pid = pid_in(pid_file)
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:  # not a group leader

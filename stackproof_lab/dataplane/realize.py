@@ -14,7 +14,8 @@ with dnsmasq (a static lease per instance port) and the metadata proxy. What exi
 Each object is remembered by the desired value it was made from: a changed object is made again (a VIF's
 firewall alone is re-rendered in place, atomically), an unchanged one is left alone. Memory is not trusted
 for long: every sweep also checks what was made against the kernel (a link off its bridge, a namespace gone,
-a tunnel flooding to too few TEPs, a guest sshd not running) and makes again what is not intact, logging why.
+a tunnel flooding to too few TEPs, a guest, dnsmasq or metadata proxy not running) and makes again what is not
+intact, logging why.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def _full_checksums(*argv: str) -> None:
 
 
 def _layer2_only(device: str) -> None:
-    """A device the node's own stack must not speak on (a tap or a veth on Open vSwitch, which the kernel still
-    sees): no ARP answers for the host's addresses, no IPv6 (see _segment for why)."""
+    """A device the node's own stack must not speak on (a segment's bridge; a tap or a veth on Open vSwitch, which
+    the kernel still sees): no ARP answers for the host's addresses, no IPv6 (see _segment for why)."""
     run("sysctl", "-qw", f"net.ipv4.conf.{device}.arp_ignore={ARP_NEVER}", f"net.ipv6.conf.{device}.disable_ipv6=1")
 
 
@@ -290,7 +291,7 @@ class Node:
         # default Linux answers ARP for any of the host's addresses on any interface, so a guest whose fixed IP
         # equals this host's data-network address (both in 203.0.113.0/24 in the lab) had its ARP answered by
         # the host's bridge, and its traffic went to the host (a floating IP silent for minutes).
-        run("sysctl", "-qw", f"net.ipv4.conf.{name}.arp_ignore={ARP_NEVER}", f"net.ipv6.conf.{name}.disable_ipv6=1")
+        _layer2_only(name)
         if vxlan not in links:
             run("ip", "link", "add", vxlan, "type", "vxlan", "id", str(vni), "local", self.local_tep, "dstport",
                 str(VXLAN_PORT), "nolearning")

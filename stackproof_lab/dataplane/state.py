@@ -192,7 +192,7 @@ def read(neutron: Any, nsx: Any, node: str, *, edge: bool, enforce: bool = True)
             addresses=tuple(f"{ip}/{_prefixlen(s['cidr'])}" for ip, s in fixed if s and s.get("ip_version") == 4),
             vni=vni, mtu=_mtu(networks, port["network_id"]),
             firewall=tuple(realized["rules"]) if enforce and port.get("port_security_enabled", True) else None))
-    made = _routers(neutron, routers, subnets, switches, notes)
+    made = _routers(neutron, routers, every, subnets, switches, notes)
     servers, wanted = _dhcp_servers(every, subnets, networks, switches, notes) if edge else ((), ())
     vnis = {v.vni for v in vifs} | {i.vni for r in made for i in r.interfaces if i.vni is not None} | {
         d.vni for d in servers}
@@ -253,12 +253,12 @@ def reserve_dhcp_ports(neutron: Any, node: str, wanted: tuple[tuple[str, str, st
     return problems
 
 
-def _routers(neutron: Any, routers: list[dict[str, Any]], subnets: dict[str, Any], switches: dict[str, int],
-             notes: list[str]) -> tuple[Router, ...]:
+def _routers(neutron: Any, routers: list[dict[str, Any]], every: list[dict[str, Any]], subnets: dict[str, Any],
+             switches: dict[str, int], notes: list[str]) -> tuple[Router, ...]:
+    """The routers as the edge makes them, from its list of every port (``every``)."""
     if not routers:
         return ()
-    ports = _listed(neutron.call("network", "GET", "/ports?device_owner=" + ROUTER_INTERFACE), "ports")
-    ports += _listed(neutron.call("network", "GET", "/ports?device_owner=" + ROUTER_GATEWAY), "ports")
+    ports = [p for p in every if p.get("device_owner") in (ROUTER_INTERFACE, ROUTER_GATEWAY)]
     floating = _listed(neutron.call("network", "GET", "/floatingips"), "floatingips")
     result = []
     for router in routers:
