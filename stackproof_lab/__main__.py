@@ -1,4 +1,5 @@
-"""``python -m stackproof_lab up | down | status | logs [SERVICE] | fault inject|clear NAME | fault list [--json]``.
+"""``python -m stackproof_lab up | down | status | logs [SERVICE] | logs --errors-since 'MOMENT'``
+``| fault inject|clear NAME | fault list [--json]``.
 
 Problems the operator has to act on print one line and exit non-zero; a traceback means a bug.
 """
@@ -10,7 +11,7 @@ import json
 import os
 import sys
 
-from stackproof_lab import faults, lifecycle, processes, services
+from stackproof_lab import faults, lifecycle, log_errors, processes, services
 from stackproof_lab import layout as layout_module
 from stackproof_lab.errors import LabError
 from stackproof_lab.progress import Progress
@@ -31,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("service", nargs="?")
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--errors-since", metavar="'YYYY-MM-DD HH:MM:SS'",
+                      help="instead: the ERROR lines every OpenStack service logged since then (local time), "
+                      "the last --lines of each")
     fault = commands.add_parser("fault", help="inject, clear or list faults")
     fault_commands = fault.add_subparsers(dest="fault_command", required=True)
     for verb in ("inject", "clear"):
@@ -86,6 +90,16 @@ def _logs(layout: layout_module.Layout, name: str | None, lines: int, follow: bo
     return 0
 
 
+def _errors(layout: layout_module.Layout, since: str, lines: int) -> int:
+    every = [(service.name, service.log(layout)) for service in (*services.SERVICES, *services.ON_DEMAND)]
+    try:
+        found = log_errors.errors_since(every, since, lines)
+    except ValueError as exc:
+        raise LabError(str(exc)) from None
+    print("\n".join(found) if found else f"no ERROR lines in the lab's service logs since {since}")
+    return 0
+
+
 def _faults(layout: layout_module.Layout, args: argparse.Namespace) -> int:
     if args.fault_command == "list":
         listing = faults.catalogue(layout)
@@ -119,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "status":
             return _status(layout, args.json)
+        if args.command == "logs" and args.errors_since:
+            return _errors(layout, args.errors_since, args.lines)
         if args.command == "logs":
             return _logs(layout, args.service, args.lines, args.follow)
         return _faults(layout, args)

@@ -12,6 +12,8 @@ Exit status: tempest's, or the lab's when up or down fails.
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import shutil
 import subprocess
@@ -41,6 +43,25 @@ def lab(action: str, timeout: float) -> int:
     except subprocess.TimeoutExpired:
         say(f"gave up after {timeout:.0f}s waiting for the lab to {action}")
         return 1
+
+
+def active_faults() -> list[str]:
+    """The lab's active faults: a run left one (an interrupted proof) or an operator did; tempest on a
+    faulted lab fails for the fault's sake, so it is refused instead."""
+    listing = subprocess.run([sys.executable, "-m", "stackproof_lab", "fault", "list", "--json"], cwd=REPO,
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+    return sorted(fault["name"] for fault in json.loads(listing) if fault["active"])
+
+
+def print_service_errors(since: str) -> None:
+    """The ERROR records the lab's services logged during the run: the page of a failed CI run says why
+    a resource went to ERROR although the lab and its logs are gone by then."""
+    say(f"ERROR records of the lab's services since {since} (the last 12 of each service):")
+    try:
+        subprocess.run([sys.executable, "-m", "stackproof_lab", "logs", "--errors-since", since, "-n", "12"],
+                       cwd=REPO, timeout=120)
+    except subprocess.TimeoutExpired:
+        say("gave up after 120s reading the lab's service logs")
 
 
 def write_conf(workdir: Path) -> tuple[Path, list[str]]:
@@ -77,6 +98,11 @@ def main(argv: list[str]) -> int:
     began = time.monotonic()
     status = lab("up", UP_TIMEOUT)
     times.append(f"lab up {time.monotonic() - began:.0f} s")
+    faulted = active_faults() if status == 0 else []
+    if faulted:
+        say(f"the lab has active faults ({', '.join(faulted)}); clear each with "
+            "`python -m stackproof_lab fault clear NAME` before running tempest against it")
+        status = 1
     if status == 0:
         try:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -89,8 +115,10 @@ def main(argv: list[str]) -> int:
             say(f"wrote {conf}; skip flags, each with the reason the lab cannot honour it:")
             for line in skipped:
                 say(f"  {line}")
-            began = time.monotonic()
+            began, since = time.monotonic(), datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
             status = run_tempest(workdir, conf, args)
+            if status:
+                print_service_errors(since)
             times.append(f"tempest run {time.monotonic() - began:.0f} s (exit {status})")
     if os.environ.get("STACKPROOF_LAB_KEEP") != "1":
         began = time.monotonic()
