@@ -236,6 +236,35 @@ class NsxDesign(_Strict):
                     "...): SP-NSX-010 runs commands inside servers; unset: SP-NSX-010 is not evaluated")
 
 
+class NestedDesign(_Strict):
+    """OpenStack on OpenStack as designed (SP-NEST-*): the overcloud (clouds.overcloud) runs on servers of the
+    undercloud (clouds.undercloud). Which servers those are, and which overcloud services run where, the checks
+    take from the two clouds; the design says how the overcloud's networks ride the undercloud and which host
+    roles of the inventory are whose computes."""
+
+    network_mode: Literal["vlan", "overlay"] = Field(
+        description="vlan: the overcloud's VLAN networks are carried by undercloud trunk sub-ports (or a "
+                    "vlan-transparent undercloud network); overlay: the overcloud tunnels its tenant networks "
+                    "over undercloud networks whose MTU must fit the encapsulation (SP-NEST-004)")
+    geneve_max_header_size: int = Field(
+        default=30, ge=0, le=256,
+        description="the overcloud's [ml2_type_geneve] max_header_size: a Geneve network's overhead is it + 20 "
+                    "(IPv4) bytes; VXLAN's is 50 (SP-NEST-004)")
+    bridged_networks: list[str] = Field(
+        default_factory=list,
+        description="undercloud networks (name or id) that carry overcloud provider or external networks: overcloud "
+                    "nodes' ports on them bridge nested guests' MACs, so their port security must be off "
+                    "(SP-NEST-005); in vlan mode trunk ports are checked whether listed or not")
+    undercloud_compute_roles: list[str] = Field(
+        default_factory=list,
+        description="host roles (under hosts) of the undercloud computes that run overcloud nodes: they must "
+                    "expose nested virtualisation where an overcloud compute uses KVM (SP-NEST-006)")
+    overcloud_compute_roles: list[str] = Field(
+        default_factory=list,
+        description="host roles (under hosts) of the overcloud computes: their [libvirt] virt_type must be kvm only "
+                    "where the node really offers it (SP-NEST-006, SP-NEST-007)")
+
+
 class Architecture(_Strict):
     """What the deployment promises: the expectations the checks verify."""
 
@@ -250,6 +279,8 @@ class Architecture(_Strict):
         default=None, description="the mechanism expected to steer volume-backed servers; unset: any working one")
     failover: Failover | None = Field(default=None, description="nova-compute failover timing")
     nsx: NsxDesign | None = Field(default=None, description="the NSX attachment; unset: the nsx area is not evaluated")
+    nested: NestedDesign | None = Field(
+        default=None, description="OpenStack on OpenStack; unset: the nested area is not evaluated")
 
     @field_validator("datastore_pattern")
     @classmethod
@@ -352,6 +383,20 @@ class Target(_Strict):
     @property
     def source(self) -> Path | None:
         return self._source
+
+    @model_validator(mode="after")
+    def _nested_clouds_and_roles_exist(self) -> Target:
+        nested = self.architecture.nested
+        if nested is None:
+            return self
+        missing = [f"clouds.{name}" for name in ("undercloud", "overcloud") if not getattr(self.clouds, name)]
+        if missing:
+            raise ValueError(f"architecture.nested needs {' and '.join(missing)} (clouds.yaml entries)")
+        for key in ("undercloud_compute_roles", "overcloud_compute_roles"):
+            for role in getattr(nested, key):
+                if role not in self.hosts:
+                    raise ValueError(f"architecture.nested.{key}: role {role!r} is not one of hosts")
+        return self
 
     @model_validator(mode="after")
     def _fault_roles_exist(self) -> Target:

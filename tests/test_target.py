@@ -197,3 +197,24 @@ def test_nsx_design_is_validated(tmp_path: Path) -> None:
     assert "architecture.nsx.enforcement_seconds" in message and "greater than 0" in message
     message = error_of(tmp_path, VALID + NSX.replace("{env: SP_TEST_NSX_PASSWORD}", "literal-nsx-pw"))
     assert "nsx.password" in message and "literal-nsx-pw" not in message
+
+
+NESTED = """\
+  nested:
+    network_mode: vlan
+    undercloud_compute_roles: [scheduler]
+"""
+
+
+def test_nested_design_needs_both_clouds_and_known_roles(tmp_path: Path) -> None:
+    both = VALID.replace("  cloud: east-admin\n",
+                         "  cloud: east-admin\n  undercloud: uc-admin\n  overcloud: oc-admin\n")
+    design = target.load(write(tmp_path, both + NESTED)).architecture.nested
+    assert (design.network_mode, design.geneve_max_header_size, design.bridged_networks) == ("vlan", 30, [])
+    assert target.load(write(tmp_path, VALID)).architecture.nested is None, "no design: the area is not evaluated"
+    message = error_of(tmp_path, VALID + NESTED)
+    assert "architecture.nested needs clouds.undercloud and clouds.overcloud" in message
+    message = error_of(tmp_path, both + NESTED.replace("[scheduler]", "[uc-compute]"))
+    assert "architecture.nested.undercloud_compute_roles: role 'uc-compute' is not one of hosts" in message
+    message = error_of(tmp_path, both + NESTED.replace("vlan", "vxlan"))
+    assert "architecture.nested.network_mode" in message and "'overlay'" in message
