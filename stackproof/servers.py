@@ -33,11 +33,12 @@ FAULT_GRACE = 10.0
 
 def boot(resources: Any, *, hint: str, flavor: Any, image: Any | None = None, host: str | None = None,
          block_device_mapping: list[dict[str, Any]] | None = None, networks: list[dict[str, Any]] | None = None,
-         **extra: Any) -> Any:
+         cloud: str | None = None, **extra: Any) -> Any:
     """Send a boot, without networks unless `networks` names them (most checks do not depend on them). `host`
     asks for one host through microversion 2.74's `host`, which still runs every scheduler filter, unlike the old
-    az:host form; `block_device_mapping` boots from a volume instead of `image`; `extra` goes into the request as
-    it is (security_groups, key_name).
+    az:host form; `block_device_mapping` boots from a volume instead of `image`; `cloud` (a clouds.yaml entry, e.g.
+    the overcloud's) boots elsewhere than in the cloud under test; `extra` goes into the request as it is
+    (security_groups, key_name).
 
     A refusal at the API (e.g. image metadata nova cannot parse) is a finding, not a crash of the check."""
     attrs: dict[str, Any] = {"flavor_id": flavor.id, "networks": networks or "none", **extra}
@@ -48,7 +49,7 @@ def boot(resources: Any, *, hint: str, flavor: Any, image: Any | None = None, ho
     if host is not None:
         attrs["host"] = host
     try:
-        return resources.create("server", hint=hint, **attrs)
+        return resources.create("server", cloud=cloud, hint=hint, **attrs)
     except os_exc.HttpException as exc:
         source = f"image {image.name} ({image.id})" if image is not None else f"volumes {block_device_mapping}"
         expect(False, f"nova refused to boot {'image ' + image.name if image is not None else 'from volume'}",

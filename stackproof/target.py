@@ -262,7 +262,17 @@ class NestedDesign(_Strict):
     overcloud_compute_roles: list[str] = Field(
         default_factory=list,
         description="host roles (under hosts) of the overcloud computes: their [libvirt] virt_type must be kvm only "
-                    "where the node really offers it (SP-NEST-006, SP-NEST-007)")
+                    "where the node really offers it (SP-NEST-006..008)")
+    external_network: str | None = Field(
+        default=None, description="the overcloud's external network (name or id) whose floating IPs the runner "
+                                  "reaches overcloud guests through (SP-NEST-009); unset: the overcloud's only one")
+    guest_image: str | None = Field(
+        default=None, min_length=1, description="the overcloud image (name or id) SP-NEST-009 boots; unset: the "
+                                                "overcloud's smallest active qcow2 or raw image")
+    guest_user: str | None = Field(
+        default=None, min_length=1,
+        description="the user a server's key pair logs in as on that image (cirros, ubuntu, ...); unset: SP-NEST-009 "
+                    "is not evaluated")
 
 
 class Architecture(_Strict):

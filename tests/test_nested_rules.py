@@ -9,6 +9,7 @@ import ipaddress
 
 import pytest
 
+from suites.nested.computes import OvercloudCompute
 from suites.nested.rules import (
     Endpoint,
     OverNetwork,
@@ -144,3 +145,13 @@ def test_virt_type_kvm_is_red_without_dev_kvm_or_vmx_and_qemu_is_green_anywhere(
                                                          "every boot fails"]
     assert virt_type_problems("kvm", True, ["sse"]) == ["[libvirt] virt_type=kvm without vmx/svm: every boot fails"]
     assert virt_type_problems("lxc", True, ["vmx"]) == ["[libvirt] virt_type='lxc': neither kvm nor qemu"]
+
+
+def test_a_compute_runs_kvm_only_with_virt_type_kvm_on_an_instance_that_offers_it() -> None:
+    def compute(virt_type: str, dev_kvm: bool, flags: set[str]) -> OvercloudCompute:
+        return OvercloudCompute("oc-compute-0", "role oc-compute", virt_type, dev_kvm, frozenset(flags))
+
+    assert compute("kvm", True, {"vmx"}).runs_kvm
+    assert not compute("kvm", False, {"vmx"}).runs_kvm
+    assert not compute("kvm", True, {"sse"}).runs_kvm
+    assert not compute("qemu", True, {"svm"}).runs_kvm, "virt_type qemu never runs KVM guests"

@@ -3,50 +3,15 @@ virtualisation (nested KVM on the undercloud compute, vmx/svm in the guest CPU),
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from stackproof.findings import expect
+from suites.nested.computes import overcloud_computes
 from suites.nested.rules import NESTED_CPU_FLAGS, nested_cpu_problems, virt_type_problems
 
 pytestmark = [pytest.mark.nested]
 
 KVM_MODULES = ("kvm_intel", "kvm_amd")
-
-
-@dataclass(frozen=True)
-class OvercloudCompute:
-    name: str  # as the overcloud's compute services name it
-    where: str
-    virt_type: str
-    has_dev_kvm: bool
-    cpu_flags: frozenset[str]
-
-
-def _cpu_flags(host) -> frozenset[str]:
-    flags: set[str] = set()
-    for line in host.file("/proc/cpuinfo").content_string.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-    return frozenset(flags)
-
-
-def _overcloud_computes(nested_design, overcloud, hosts) -> tuple[list[OvercloudCompute], list[str]]:
-    """Every nova-compute the overcloud lists, read on its inventory host; and a line per one the inventory
-    does not describe (not evaluated)."""
-    names = sorted({service.host for service in overcloud.compute.services(binary="nova-compute")})
-    expect(bool(names), "the overcloud has no nova-compute", expected="overcloud computes", found="none",
-           where="overcloud compute API os-services")
-    scope = hosts.scope(names, "nova", roles=nested_design.overcloud_compute_roles, claims=())
-
-    def read(item) -> OvercloudCompute:
-        virt_type = item.conf.get("libvirt", "virt_type", fallback="").strip() or "kvm"  # nova's default
-        return OvercloudCompute(item.name, item.where, virt_type, item.host.file("/dev/kvm").exists,
-                                _cpu_flags(item.host))
-
-    computes = hosts.each([items[0] for _name, items in sorted(scope.covered.items())], read)
-    return computes, scope.gaps("nova-compute")
 
 
 @pytest.mark.control(
@@ -57,7 +22,7 @@ def _overcloud_computes(nested_design, overcloud, hosts) -> tuple[list[Overcloud
 )
 @pytest.mark.readonly
 def test_overcloud_computes_use_kvm_only_where_offered(nested_design, overcloud, hosts) -> None:
-    computes, gaps = _overcloud_computes(nested_design, overcloud, hosts)
+    computes, gaps = overcloud_computes(nested_design, overcloud, hosts)
     problems = gaps + [f"{c.name} ({c.where}): {line}" for c in computes
                        for line in virt_type_problems(c.virt_type, c.has_dev_kvm, c.cpu_flags)]
     expect(not problems, f"{len(problems)} overcloud compute(s) use a hypervisor their instance cannot run",
@@ -84,7 +49,7 @@ def _nested_param(host) -> str | None:
 )
 @pytest.mark.readonly
 def test_undercloud_computes_expose_nested_virtualisation(nested_design, overcloud, hosts, overcloud_nodes) -> None:
-    computes, gaps = _overcloud_computes(nested_design, overcloud, hosts)
+    computes, gaps = overcloud_computes(nested_design, overcloud, hosts)
     kvm = [c.name for c in computes if c.virt_type == "kvm"]
     if not kvm and not gaps:
         pytest.skip("no overcloud compute uses virt_type=kvm, so none needs nested virtualisation")

@@ -29,14 +29,16 @@ class GuestKey:
 
 
 @contextmanager
-def guest_key(resources: Any, hint: str) -> Iterator[GuestKey]:
+def guest_key(resources: Any, hint: str, *, entry: str | None = None) -> Iterator[GuestKey]:
     """A key pair made for this check: generated here (nova makes none since microversion 2.92), the public half
-    imported into nova (registered for cleanup), the private half in a temporary folder, never in the reports."""
+    imported into nova (registered for cleanup), the private half in a temporary folder, never in the reports.
+    `entry`: the clouds.yaml entry of another cloud than the one under test (an overcloud)."""
     with tempfile.TemporaryDirectory(prefix="sp-guest-key-") as folder:
         private = Path(folder) / "id_ed25519"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", hint, "-f", str(private)], check=True,
                        capture_output=True, timeout=30)
-        keypair = resources.create("keypair", hint=hint, public_key=(Path(folder) / "id_ed25519.pub").read_text())
+        keypair = resources.create("keypair", cloud=entry, hint=hint,
+                                   public_key=(Path(folder) / "id_ed25519.pub").read_text())
         yield GuestKey(keypair.name, private)
 
 
@@ -46,7 +48,7 @@ def require_floating_ips(cloud: Any) -> None:
                     "extension (no routers, no floating IPs)")
 
 
-def external_network(cloud: Any, designed: str | None) -> Any:
+def external_network(cloud: Any, designed: str | None, design_key: str = "architecture.nsx.external_network") -> Any:
     externals = list(cloud.network.networks(is_router_external=True))
     if designed:
         found = [n for n in externals if designed in (n.name, n.id)]
@@ -56,18 +58,27 @@ def external_network(cloud: Any, designed: str | None) -> Any:
     if len(externals) != 1:
         pytest.skip(f"the runner reaches instances through floating IPs of the cloud's one external "
                     f"network, and it has {len(externals)} ({', '.join(n.name for n in externals) or 'none'}); name "
-                    "one in architecture.nsx.external_network")
+                    f"one in {design_key}")
     return externals[0]
 
 
 def floating_ips(cloud: Any, resources: Any, nsx_design: Any, network: Any, ports: dict[str, Any],
                  hint: str) -> dict[str, str]:
     """A router from `network` to the external network and a floating IP for each port: {key: address}."""
-    external = external_network(cloud, nsx_design.external_network)
+    return floating_ips_through(cloud, resources, external_network(cloud, nsx_design.external_network), network,
+                                ports, hint)
+
+
+def floating_ips_through(cloud: Any, resources: Any, external: Any, network: Any, ports: dict[str, Any], hint: str,
+                         *, entry: str | None = None) -> dict[str, str]:
+    """floating_ips() through a given external network, in the cloud of clouds.yaml entry `entry` (default: the
+    cloud under test)."""
     subnet = next(iter(cloud.network.subnets(network_id=network.id)))
-    router = resources.create("router", hint=f"{hint}-router", external_gateway_info={"network_id": external.id})
+    router = resources.create("router", cloud=entry, hint=f"{hint}-router",
+                              external_gateway_info={"network_id": external.id})
     cloud.network.add_interface_to_router(router, subnet_id=subnet.id)
-    return {key: resources.create("floating_ip", floating_network_id=external.id, port_id=port.id).floating_ip_address
+    return {key: resources.create("floating_ip", cloud=entry, floating_network_id=external.id,
+                                  port_id=port.id).floating_ip_address
             for key, port in ports.items()}
 
 
@@ -85,7 +96,8 @@ def login(address: str, user: str, key: GuestKey, seconds: float, what: str) -> 
         try:
             result = host.run("true")
         except RuntimeError as exc:  # testinfra's ssh backend raises when ssh itself fails (exit 255)
-            return 255, str(exc)[-200:]
+            failed = exc.args[0] if exc.args else None  # the CommandResult: say what ssh said, not its repr
+            return 255, (getattr(failed, "stderr", None) or str(exc)).strip()[-200:]
         return result.rc, result.stderr.strip()[-200:]
 
     try:
