@@ -29,7 +29,6 @@ class UnderServer:
     host_status: str  # UP, DOWN, MAINTENANCE, UNKNOWN, or "" when the API does not say (microversion < 2.16)
     compute_host: str  # the undercloud nova-compute it runs on
     addresses: frozenset[str]  # fixed and floating
-    networks: frozenset[str] = frozenset()  # ids of the undercloud networks its ports are on
 
     @property
     def label(self) -> str:
