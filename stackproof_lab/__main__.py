@@ -33,8 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("--errors-since", metavar="'YYYY-MM-DD HH:MM:SS'",
-                      help="instead: the ERROR lines every OpenStack service logged since then (local time), "
-                      "the last --lines of each")
+                      help="instead: the ERROR records (one line each) every OpenStack service logged since "
+                      "then (local time), the last --lines of each")
     fault = commands.add_parser("fault", help="inject, clear or list faults")
     fault_commands = fault.add_subparsers(dest="fault_command", required=True)
     for verb in ("inject", "clear"):
@@ -96,7 +96,7 @@ def _errors(layout: layout_module.Layout, since: str, lines: int) -> int:
         found = log_errors.errors_since(every, since, lines)
     except ValueError as exc:
         raise LabError(str(exc)) from None
-    print("\n".join(found) if found else f"no ERROR lines in the lab's service logs since {since}")
+    print("\n".join(found) if found else f"no ERROR records in the lab's service logs since {since}")
     return 0
 
 

@@ -14,6 +14,7 @@ from suites.nested.rules import Nodes, UnderServer, controller_nodes, hypervisor
 @dataclass(frozen=True)
 class OvercloudNodes:
     hypervisors: Nodes  # overcloud hypervisor hostname -> its undercloud server
+    host_ips: frozenset[str]  # every overcloud hypervisor's host_ip: where its tunnels start and end
     controllers: Nodes  # overcloud controller host -> its undercloud server
     control_services: dict[str, list[str]]  # overcloud controller host -> its control services
 
@@ -44,5 +45,7 @@ def undercloud_servers(nested_design, undercloud) -> list[UnderServer]:
 @pytest.fixture(scope="module")
 def overcloud_nodes(overcloud, undercloud_servers) -> OvercloudNodes:
     controllers = read.overcloud_controllers(overcloud)
-    return OvercloudNodes(hypervisor_nodes(read.overcloud_hypervisors(overcloud), undercloud_servers),
+    hypervisors = read.overcloud_hypervisors(overcloud)
+    return OvercloudNodes(hypervisor_nodes(hypervisors, undercloud_servers),
+                          frozenset(host_ip for _name, host_ip in hypervisors if host_ip),
                           controller_nodes(controllers, undercloud_servers), controllers)

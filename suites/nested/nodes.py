@@ -34,11 +34,6 @@ def overcloud_hypervisors(overcloud: Any) -> list[tuple[str, str]]:
             for hv in overcloud.compute.hypervisors(details=True)]
 
 
-def host_ips(overcloud: Any) -> set[str]:
-    """The host_ip of every overcloud hypervisor: where its tunnels start and end."""
-    return {host_ip for _name, host_ip in overcloud_hypervisors(overcloud) if host_ip}
-
-
 def overcloud_controllers(overcloud: Any) -> dict[str, list[str]]:
     """Overcloud service host -> the control services it runs (nova-scheduler, nova-conductor, cinder-scheduler)."""
     found: dict[str, list[str]] = {}

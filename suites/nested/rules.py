@@ -72,8 +72,12 @@ class Nodes:
     """Overcloud nodes found in the undercloud: node name (as the overcloud calls it) -> server."""
 
     found: dict[str, UnderServer] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)  # every problem, unmatched nodes included
     unmatched: list[str] = field(default_factory=list)  # nodes no undercloud server could be found for
+    unwell: list[str] = field(default_factory=list)  # found, but not ACTIVE on a host that is UP
+
+    @property
+    def problems(self) -> list[str]:
+        return self.unmatched + self.unwell
 
 
 def internal_networks(subnets: Iterable[tuple[str, bool]]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -135,10 +139,8 @@ def hypervisor_nodes(hypervisors: Iterable[tuple[str, str]], servers: list[Under
         server = matches[0]
         nodes.found[name] = server
         if server.status != "ACTIVE" or server.host_status != "UP":
-            nodes.problems.append(f"overcloud hypervisor {name}: {server.label} is {server.status} on undercloud "
-                                  f"host {server.compute_host or '?'} "
-                                  f"(host_status {server.host_status or 'not shown'})")
-    nodes.problems[:0] = nodes.unmatched
+            nodes.unwell.append(f"overcloud hypervisor {name}: {server.label} is {server.status} on undercloud "
+                                f"host {server.compute_host or '?'} (host_status {server.host_status or 'not shown'})")
     return nodes
 
 
@@ -153,7 +155,6 @@ def controller_nodes(controllers: Iterable[str], servers: list[UnderServer]) -> 
                 "several undercloud servers carry that name: " + ", ".join(s.label for s in matches)))
             continue
         nodes.found[host] = matches[0]
-    nodes.problems[:0] = nodes.unmatched
     return nodes
 
 

@@ -46,8 +46,7 @@ def test_overcloud_networks_ride_the_undercloud(nested_design, undercloud, overc
         if not overlays:
             pytest.skip("network_mode overlay, but the overcloud has no VXLAN or Geneve network yet")
         # The tunnels run between the overcloud hypervisors' host_ip: the undercloud networks holding those.
-        tunnel_ips = read.host_ips(overcloud)
-        carrier_ids = {port.network for port in ports if port.addresses & tunnel_ips}
+        carrier_ids = {port.network for port in ports if port.addresses & overcloud_nodes.host_ips}
         carriers = {n.id: (n.name, int(n.mtu or 0)) for n in undercloud.network.networks() if n.id in carrier_ids}
         problems = overlay_mtu_problems(overlays, carriers, nested_design.geneve_max_header_size)
         expected = ("each undercloud network carrying overcloud tunnels has MTU >= every overcloud overlay MTU + its "

@@ -45,12 +45,19 @@ def lab(action: str, timeout: float) -> int:
         return 1
 
 
-def active_faults() -> list[str]:
-    """The lab's active faults: a run left one (an interrupted proof) or an operator did; tempest on a
-    faulted lab fails for the fault's sake, so it is refused instead."""
-    listing = subprocess.run([sys.executable, "-m", "stackproof_lab", "fault", "list", "--json"], cwd=REPO,
-                             capture_output=True, text=True, timeout=60, check=True).stdout
-    return sorted(fault["name"] for fault in json.loads(listing) if fault["active"])
+def active_faults() -> list[str] | None:
+    """The lab's active faults (None: the lab could not say): a run left one (an interrupted proof) or an
+    operator did; tempest on a faulted lab fails for the fault's sake, so it is refused instead."""
+    try:
+        listing = subprocess.run([sys.executable, "-m", "stackproof_lab", "fault", "list", "--json"], cwd=REPO,
+                                 capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        say("gave up after 60s waiting for the lab to list its faults")
+        return None
+    if listing.returncode != 0:
+        say(f"the lab could not list its faults: {(listing.stderr or listing.stdout).strip()[-300:]}")
+        return None
+    return sorted(fault["name"] for fault in json.loads(listing.stdout) if fault["active"])
 
 
 def print_service_errors(since: str) -> None:
@@ -102,6 +109,7 @@ def main(argv: list[str]) -> int:
     if faulted:
         say(f"the lab has active faults ({', '.join(faulted)}); clear each with "
             "`python -m stackproof_lab fault clear NAME` before running tempest against it")
+    if faulted is None or faulted:
         status = 1
     if status == 0:
         try:
