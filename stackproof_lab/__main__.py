@@ -1,5 +1,5 @@
-"""``python -m stackproof_lab up | down | status | logs [SERVICE] | logs --errors-since 'MOMENT'``
-``| fault inject|clear NAME | fault list [--json]``.
+"""``python -m stackproof_lab up [--nested] | down | status | logs [SERVICE] | logs --errors-since 'MOMENT'``
+``| fault inject|clear NAME | fault list [--json] | hosts [--json]``.
 
 Problems the operator has to act on print one line and exit non-zero; a traceback means a bug.
 """
@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from stackproof_lab import faults, lifecycle, log_errors, processes, services
+from stackproof_lab import faults, lifecycle, log_errors, processes, services, topology
 from stackproof_lab import layout as layout_module
 from stackproof_lab.errors import LabError
 from stackproof_lab.progress import Progress
@@ -24,8 +24,12 @@ def _parser() -> argparse.ArgumentParser:
         "on loopback (state dir: $STACKPROOF_LAB_DIR or <repo>/.lab).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="install, start and provision the lab (idempotent)")
-    commands.add_parser("down", help="stop every process the lab started")
+    up = commands.add_parser("up", help="install, start and provision the lab (idempotent)")
+    up.add_argument("--nested", action="store_true",
+                    help="then an overcloud in the lab's instances (OpenStack on OpenStack; nested.py)")
+    down = commands.add_parser("down", help="stop every process the lab started")
+    down.add_argument("--nested", action="store_true",
+                      help="only the overcloud: its processes, then its servers and networks in the lab")
     status = commands.add_parser("status", help="services with pid, port, health and RSS; active faults")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     logs = commands.add_parser("logs", help="tail a service's log (no SERVICE: list the logs)")
@@ -42,7 +46,19 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("name")
     listing = fault_commands.add_parser("list")
     listing.add_argument("--json", action="store_true")
+    hosts = commands.add_parser("hosts", help="the hosts this lab profile declares: name, roles, address")
+    hosts.add_argument("--json", action="store_true")
     return parser
+
+
+def _hosts(layout: layout_module.Layout, as_json: bool) -> int:
+    rows = [{"name": h.name, "roles": list(h.roles), "address": h.address(layout)} for h in topology.TOPOLOGY.hosts]
+    if as_json:
+        print(json.dumps(rows))
+    else:
+        for row in rows:
+            print(f"{row['name']:16} {row['address']:16} {','.join(row['roles'])}")
+    return 0
 
 
 def _mb(value: int) -> str:
@@ -126,7 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         layout = layout_module.current()
         if args.command == "up":
+            if args.nested and topology.NESTED:
+                raise LabError("--nested: this lab is itself an overcloud")
             lifecycle.up(layout)
+            if args.nested:
+                lifecycle.up_nested(layout)
+            return 0
+        if args.command == "hosts":
+            return _hosts(layout, args.json)
+        if args.command == "down" and args.nested:
+            lifecycle.down_nested(layout)
             return 0
         if args.command == "down":
             lifecycle.down(layout)

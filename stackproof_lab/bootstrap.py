@@ -162,7 +162,7 @@ def keystone_bootstrap(layout: Layout) -> None:
                 "--bootstrap-internal-url",
                 url,
                 "--bootstrap-public-url",
-                url,
+                layout.public_url("keystone", "/v3"),
             ],
         )
         mark(layout, "keystone-bootstrap")

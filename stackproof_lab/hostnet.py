@@ -65,6 +65,8 @@ def _netns_exists(name: str) -> bool:
 def _has_processes(layout: Layout) -> bool:
     """Whether any process runs in this lab id's hosts. Namespaces outlive the processes of a session that
     ended (they are bind mounts under /run/netns): only a process in one makes the lab someone's."""
+    if topology.NESTED:
+        return any(running(layout, host) for host in TOPOLOGY.hosts)
     return any(_netns_exists(host.netns(layout))
                and ip("netns", "pids", host.netns(layout), check=False).stdout.strip()
                for host in TOPOLOGY.hosts)
@@ -82,6 +84,8 @@ def _claim(layout: Layout) -> None:
         raise LabError(f"port base {layout.port_base} is taken by the lab at {current}: "
                        "set STACKPROOF_LAB_PORT_BASE to another value")
     owner.write_text(f"{layout.state}\n")
+    if topology.NESTED:
+        return  # its networks are another cloud's: nothing of it is in the root namespace
     ours = {topology.bridge(layout): ("management", topology.mgmt_network(layout)),
             topology.external_bridge(layout): ("external", layout.external_network)}
     for entry in json.loads(ip("-j", "addr").stdout):
@@ -214,7 +218,7 @@ def _start_init(layout: Layout, host: Host) -> processes.ProcessRecord:
     spec_file, ready = root / "init.json", root / "init.ready"
     spec_file.write_text(json.dumps(_spec(layout, host), indent=1))
     ready.unlink(missing_ok=True)
-    argv = ["nsenter", f"--net=/run/netns/{host.netns(layout)}", "--",
+    argv = [*_network_of(layout, host),
             "unshare", "--pid", "--fork", "--kill-child", "--mount", "--uts", "--propagation", "private",
             "--mount-proc", "--", sys.executable, "-S", str(HOSTINIT), "--hostname", host.name,
             "--spec", str(spec_file), "--ready", str(ready)]
@@ -229,6 +233,36 @@ def _start_init(layout: Layout, host: Host) -> processes.ProcessRecord:
             raise LabError(f"gave up after {INIT_TIMEOUT}s waiting for host {host.name} to mount its file system")
         time.sleep(0.05)
     return record
+
+
+def placement(layout: Layout) -> dict[str, Any]:
+    """Where a nested lab's hosts are (written by the undercloud lab, nested.py): per host, the undercloud
+    compute host whose instance it is (its run folder and host name) and the instance's network namespace."""
+    try:
+        return json.loads(layout.placement_file.read_text())
+    except FileNotFoundError:
+        raise LabError(f"{layout.placement_file} is missing: a nested lab is placed by the undercloud lab's "
+                       "`python -m stackproof_lab up --nested`") from None
+    except (OSError, ValueError) as exc:
+        raise LabError(f"{layout.placement_file} is unreadable: {exc}") from None
+
+
+def _network_of(layout: Layout, host: Host) -> list[str]:
+    """The argv prefix that puts a host's PID 1 into its network: its own namespace on the lab's bridges, or, in
+    a nested lab, the network namespace of the undercloud instance it is (inside the undercloud compute's mount
+    namespace, where the instance's namespace is named)."""
+    if not topology.NESTED:
+        return ["nsenter", f"--net=/run/netns/{host.netns(layout)}", "--"]
+    try:
+        place = placement(layout)["hosts"][host.name]
+        compute_run, compute, netns = Path(place["run"]), place["compute"], place["netns"]
+    except (KeyError, TypeError):
+        raise LabError(f"{layout.placement_file} does not place host {host.name}") from None
+    record = processes.read_record(compute_run, f"host-{compute}")
+    children = processes.children(record.pid) if record else []
+    if not children:
+        raise LabError(f"{host.name} is an instance on undercloud host {compute}, which is not running")
+    return ["nsenter", "-t", str(children[0]), "-m", "--", "nsenter", f"--net=/run/netns/{netns}", "--"]
 
 
 def init_pid(layout: Layout, host: Host) -> int:
@@ -269,6 +303,8 @@ def run_in(layout: Layout, host: str, argv: list[str], *, timeout: float = 30,
 def ensure(layout: Layout, nic_states: dict[str, dict[str, Any]] | None = None) -> str:
     """Bridges, namespaces, links and every host's PID 1; returns a note."""
     _claim(layout)
+    if topology.NESTED:
+        return _ensure_nested(layout)
     _ensure_bridge(topology.bridge(layout), f"{topology.runner_address(layout)}/{MGMT_PREFIX}")
     started = []
     for host in TOPOLOGY.hosts:
@@ -290,8 +326,35 @@ def ensure(layout: Layout, nic_states: dict[str, dict[str, Any]] | None = None) 
     return note
 
 
-def remove(layout: Layout) -> str:
-    """End every host (their processes go with their PID 1), then delete namespaces, links and the bridge."""
+def _ensure_nested(layout: Layout) -> str:
+    """A nested lab's hosts: each one's PID 1 in the network namespace of its undercloud instance."""
+    (layout.state / "hosts").mkdir(parents=True, exist_ok=True)
+    (layout.state / "hosts" / "hosts").write_text(topology.hosts_file(layout))
+    started = [host.name for host in TOPOLOGY.hosts if not running(layout, host)]
+    for name in started:
+        _start_init(layout, TOPOLOGY.get(name))
+    _ensure_nested_edge(layout)
+    place = placement(layout)["hosts"]
+    note = "hosts in undercloud instances " + ", ".join(
+        f"{h.name} ({h.address(layout)} on {place[h.name]['compute']})" for h in TOPOLOGY.hosts)
+    return note + (f"; started {', '.join(started)}" if started else "")
+
+
+def _ensure_nested_edge(layout: Layout) -> None:
+    """The nested edge's br-ex, where its routers' gateways plug in: the gateway of the overcloud's external subnet
+    is the edge itself, which routes it to the undercloud's network (its instance's only NIC)."""
+    edge = topology.EDGE
+    gateway = f"{topology.external_gateway(layout)}/{layout.external_network.prefixlen}"
+    if run_in(layout, edge, ["ip", "link", "show", topology.EXTERNAL_BRIDGE], check=False).returncode != 0:
+        run_in(layout, edge, ["ip", "link", "add", topology.EXTERNAL_BRIDGE, "type", "bridge"])
+    if f" {gateway} " not in run_in(layout, edge, ["ip", "-4", "-o", "addr", "show", "dev",
+                                                  topology.EXTERNAL_BRIDGE]).stdout:
+        run_in(layout, edge, ["ip", "addr", "add", gateway, "dev", topology.EXTERNAL_BRIDGE])
+    run_in(layout, edge, ["ip", "link", "set", topology.EXTERNAL_BRIDGE, "up"])
+    run_in(layout, edge, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+
+
+def _end_hosts(layout: Layout) -> list[str]:
     ended = []
     for host in TOPOLOGY.hosts:
         record = processes.read_record(layout.run, init_record_name(host))
@@ -299,6 +362,21 @@ def remove(layout: Layout) -> str:
             processes.stop_group(record, grace=5)
             ended.append(host.name)
         processes.pid_file(layout.run, init_record_name(host)).unlink(missing_ok=True)
+    return ended
+
+
+def remove(layout: Layout) -> str:
+    """End every host (their processes go with their PID 1), then delete namespaces, links and the bridge."""
+    ended = _end_hosts(layout)
+    if not topology.NESTED:  # a nested lab's namespaces are its undercloud instances'
+        _remove_networks(layout)
+    owner = OWNER_DIR / topology.lab_id(layout)
+    if owner.exists() and owner.read_text().strip() == str(layout.state):
+        owner.unlink()
+    return f"hosts {', '.join(ended)} ended" if ended else "no host was running"
+
+
+def _remove_networks(layout: Layout) -> None:
     links = [h.veth(layout) for h in TOPOLOGY.hosts] + [h.tep_link(layout) for h in TOPOLOGY.transport_nodes]
     for link in (*links, topology.external_uplink(layout)):
         if _link(link) is not None:
@@ -309,10 +387,6 @@ def remove(layout: Layout) -> str:
     for bridge in (topology.bridge(layout), topology.tep_bridge(layout), topology.external_bridge(layout)):
         if _link(bridge) is not None:
             ip("link", "del", bridge)
-    owner = OWNER_DIR / topology.lab_id(layout)
-    if owner.exists() and owner.read_text().strip() == str(layout.state):
-        owner.unlink()
-    return f"hosts {', '.join(ended)} ended" if ended else "no host was running"
 
 
 def uses_pid_namespace_of(pid: int, host_pid: int) -> bool:

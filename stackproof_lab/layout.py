@@ -9,6 +9,7 @@ base also picks the lab's management subnet (see topology.py), so two labs with 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,9 @@ class Layout:
 
     state: Path
     port_base: int
+    # Where the runner reaches the controller's APIs when that is not the controller's own address: a lab placed
+    # inside another cloud's instances (the overcloud, nested.py) publishes them on a floating IP.
+    published: str | None = None
 
     @property
     def venv(self) -> Path:
@@ -136,8 +140,23 @@ class Layout:
         """Where the control plane (APIs, MariaDB, RabbitMQ, the lab vCenter) listens."""
         return self.mgmt_address(2)
 
+    @property
+    def reached(self) -> str:
+        """Where the runner, and the lab's own commands, reach the control plane."""
+        return self.published or self.controller
+
     def url(self, name: str, path: str = "") -> str:
+        """A service's URL on the controller's own address: what the lab's services use among themselves."""
         return f"http://{self.controller}:{self.port(name)}{path}"
+
+    def public_url(self, name: str, path: str = "") -> str:
+        """A service's URL where the runner reaches it: the catalogue's public endpoints, the lab's own calls."""
+        return f"http://{self.reached}:{self.port(name)}{path}"
+
+    @property
+    def placement_file(self) -> Path:
+        """Where a lab placed inside another cloud finds its hosts' places and published address (nested.py)."""
+        return self.state / "placement.json"
 
     def ensure_dirs(self) -> None:
         for folder in (self.state, self.etc, self.logs, self.run, self.data, self.images, self.hosts):
@@ -159,4 +178,14 @@ def current() -> Layout:
         raise LabError(f"STACKPROOF_LAB_PORT_BASE={raw_base!r} is not a port number") from None
     if not 1024 <= base <= 65000:
         raise LabError(f"STACKPROOF_LAB_PORT_BASE={base} is outside 1024..65000")
-    return Layout(state=state, port_base=base)
+    plain = Layout(state=state, port_base=base)
+    return Layout(state=state, port_base=base, published=_published(plain.placement_file))
+
+
+def _published(placement: Path) -> str | None:
+    try:
+        return json.loads(placement.read_text()).get("published")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise LabError(f"{placement} is unreadable ({exc}): `python -m stackproof_lab up --nested` writes it") from None

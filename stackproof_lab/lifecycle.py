@@ -19,12 +19,14 @@ from stackproof_lab import (
     faults,
     hostnet,
     install,
+    nested,
     processes,
     provision,
     runner,
     services,
     ssh,
     target,
+    topology,
 )
 from stackproof_lab.errors import LabError
 from stackproof_lab.layout import Layout
@@ -202,6 +204,22 @@ def up(layout: Layout) -> None:
     progress.total()
 
 
+def up_nested(layout: Layout) -> None:
+    """``up --nested``: the overcloud in this lab's instances, then the target files that describe both clouds."""
+    nested.up(layout)
+    with Progress("lab up --nested").step("target files with the nested cloud"):
+        ssh.ensure(layout)
+        target.write(layout)
+
+
+def down_nested(layout: Layout) -> None:
+    """``down --nested``: the overcloud goes, with its servers in this lab; the target files describe this lab
+    alone again."""
+    nested.remove(layout)
+    ssh.ensure(layout)
+    target.write(layout)
+
+
 def _stop_readers_of(layout: Layout, changed: list[str]) -> list[str]:
     """Stop running services whose config file changed, so that ``up`` starts them with it."""
     names = {name for cid in changed for name in configs.readers(cid)}
@@ -213,13 +231,16 @@ def _stop_readers_of(layout: Layout, changed: list[str]) -> list[str]:
 
 
 def down(layout: Layout) -> None:
+    if not topology.NESTED:
+        # An overcloud in this lab's instances goes first: its hosts' processes live in their namespaces.
+        nested.down(layout)
     progress = Progress("lab down")
     # The data stores, the vCenter and the NSX manager go after their clients; the hosts (and whatever still runs
     # in them, such as epmd or a volume connector) last.
     infra_names = ("mariadb", "rabbitmq", "vcenter", "nsx-manager")
     openstack = [s for s in (*services.SERVICES, *services.ON_DEMAND)
                  if s.name not in infra_names and not s.name.startswith("sshd-")]
-    infra = [services.get(name) for name in infra_names]
+    infra = [services.get(name) for name in infra_names if name in services.BY_NAME]
     for group in (openstack, infra):
         with ThreadPoolExecutor(max_workers=len(group)) as pool:
             notes = list(pool.map(lambda s: (s.name, services.stop(layout, s)), group))

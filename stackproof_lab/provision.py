@@ -38,8 +38,9 @@ VMWARE_HYPERVISOR_TYPE = "VMware vCenter Server"
 AGGREGATES = [
     {"name": KVM_AGGREGATE, "hosts": topology.KVM_COMPUTES,
      "metadata": {**KVM_AGGREGATE_METADATA, "availability_zone": topology.AVAILABILITY_ZONES["kvm"]}},
-    {"name": VMWARE_AGGREGATE, "hosts": tuple(topology.VMWARE_COMPUTES),
-     "metadata": {**VMWARE_AGGREGATE_METADATA, "availability_zone": topology.AVAILABILITY_ZONES["vmware"]}},
+    *([{"name": VMWARE_AGGREGATE, "hosts": tuple(topology.VMWARE_COMPUTES),
+        "metadata": {**VMWARE_AGGREGATE_METADATA, "availability_zone": topology.AVAILABILITY_ZONES["vmware"]}}]
+      if topology.VMWARE else []),
 ]
 FLAVORS = [
     {"name": "sp.tiny", "vcpus": 1, "ram": 128, "disk": 1, "extra_specs": {}},
@@ -74,7 +75,7 @@ SECURITY_GROUP_RULES = [
 PORT = "sp-port"
 PORT_HOST = topology.KVM_COMPUTES[0]
 # RESKEY:availability_zones puts a type's volumes in its family's zone when the request names none.
-VOLUME_TYPES = [
+VOLUME_TYPES = [] if not topology.BLOCK_STORAGE else [
     {
         "name": "kvm-default",
         "backend": topology.CINDER_BACKEND,
@@ -116,7 +117,10 @@ IMAGES = [
         },
     },
 ]
-IMAGES += vmdk_images.IMAGES  # vmdk (issue 15): one image per VMDK transfer format, built by their `build`
+if topology.VMWARE:
+    IMAGES += vmdk_images.IMAGES  # vmdk (issue 15): one image per VMDK transfer format, built by their `build`
+else:
+    IMAGES = [image for image in IMAGES if image["properties"]["hypervisor_type"] != "vmware"]
 IMAGE_VIRTUAL_SIZE = "64M"  # below every flavor's disk so nova accepts the image
 QUOTAS = {
     "compute": {"instances": 100, "cores": 200, "ram": 102400, "server_groups": 50},
@@ -127,8 +131,8 @@ CATALOG = [
     ("placement", "placement", "placement-api", ""),
     ("nova", "compute", "nova-api", "/v2.1"),
     ("neutron", "network", "neutron-api", ""),
-    ("cinderv3", "volumev3", "cinder-api", "/v3/$(project_id)s"),
-    ("cinder", "block-storage", "cinder-api", "/v3/$(project_id)s"),
+    *([("cinderv3", "volumev3", "cinder-api", "/v3/$(project_id)s"),
+       ("cinder", "block-storage", "cinder-api", "/v3/$(project_id)s")] if topology.BLOCK_STORAGE else []),
 ]
 
 
@@ -208,7 +212,9 @@ def identity(layout: Layout) -> None:
                             "service_id": service["id"],
                             "interface": interface,
                             "region_id": REGION,
-                            "url": layout.url(port, suffix),
+                            # Public: where the runner reaches it (a nested lab's floating IP); the others: the
+                            # controller's own address, which the lab's services use among themselves.
+                            "url": (layout.public_url if interface == "public" else layout.url)(port, suffix),
                             "enabled": True,
                         }
                     },
@@ -245,7 +251,8 @@ def architecture(layout: Layout, say: Callable[[str], None]) -> str:
         _ensure_flavor(cloud, flavor)
     for project in (member, admin_project):
         cloud.call("compute", "PUT", f"/os-quota-sets/{project}", {"quota_set": QUOTAS["compute"]})
-        cloud.call("volume", "PUT", f"/os-quota-sets/{project}", {"quota_set": QUOTAS["volume"]})
+        if topology.BLOCK_STORAGE:
+            cloud.call("volume", "PUT", f"/os-quota-sets/{project}", {"quota_set": QUOTAS["volume"]})
     _ensure_network(cloud, member)
     _ensure_external_network(layout, cloud)
     _ensure_security_group(cloud, member)

@@ -58,7 +58,7 @@ class Cloud:
         }
         try:
             status, headers, data = _http(
-                "POST", self.layout.url("keystone", "/v3/auth/tokens?nocatalog"), body, {}, timeout=30
+                "POST", self.layout.public_url("keystone", "/v3/auth/tokens?nocatalog"), body, {}, timeout=30
             )
         except LabError as exc:
             raise LabError(f"keystone does not answer ({exc}); is the lab up? (python -m stackproof_lab up)") from None
@@ -78,7 +78,7 @@ class Cloud:
         port_name, prefix = SERVICE_PORTS[service]
         if service == "volume":
             prefix = f"{prefix}/{self.project_id or self._project_id()}"
-        return self.layout.url(port_name, prefix + path)
+        return self.layout.public_url(port_name, prefix + path)
 
     def _project_id(self) -> str:
         self.token  # noqa: B018 - authenticating fills project_id

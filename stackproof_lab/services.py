@@ -34,7 +34,6 @@ from stackproof_lab.waiting import wait_for
 
 # Set in the environment of a lab command that runs inside a host (lab-service): the host's name.
 HOST_ENV = "STACKPROOF_LAB_HOST"
-SSH_PORT = 22
 
 
 class Heartbeat(NamedTuple):
@@ -276,6 +275,38 @@ def _static(*argv: str) -> Callable[[Layout], list[str]]:
 CINDER_CONF = ("--config-file", "/etc/cinder/cinder.conf")
 NOVA_CONF = ("--config-file", "/etc/nova/nova.conf")
 
+def _block_storage() -> list[Service]:
+    """Cinder, and the storage host's NFS server for its KVM backend: a lab profile may go without them."""
+    return [
+        Service("cinder-api", CONTROLLER, "cinder",
+                _uwsgi("cinder.wsgi.api:application", "cinder-api", pyargv=" ".join(CINDER_CONF)), "http",
+                port="cinder-api", after=("cinder-schema",)),
+        Service("cinder-scheduler", CONTROLLER, "cinder", _venv_script("cinder-scheduler", *CINDER_CONF), "heartbeat",
+                heartbeats=(Heartbeat("cinder", "cinder-scheduler", topology.CINDER_HOST),),
+                after=("cinder-schema", "rabbitmq")),
+        # The KVM backend's NFS server on the storage network: rpcbind (NFSv3 clients ask it for mountd's
+        # port) and nfs-ganesha, a user-space NFS server (this kernel has no nfsd).
+        Service("rpcbind", STORAGE, "rpcbind", _static("/usr/sbin/rpcbind", "-f", "-w"), "process", grace=2,
+                unit="rpcbind"),
+        Service("nfs-ganesha", STORAGE, "ganesha",
+                _static("/usr/bin/ganesha.nfsd", "-F", "-f", "/etc/ganesha/ganesha.conf", "-L",
+                        "/var/log/ganesha/ganesha.log", "-p", "/run/ganesha.pid", "-N", "NIV_EVENT"),
+                "nfs", grace=5, needs=("rpcbind",), after=("rpcbind",)),
+        Service(
+            "cinder-volume", STORAGE, "cinder", _venv_script("cinder-volume", *CINDER_CONF), "heartbeat",
+            # One process, one child (and one service record) per backend.
+            heartbeats=(
+                Heartbeat("cinder", "cinder-volume", f"{topology.CINDER_HOST}@{topology.CINDER_BACKEND}"),
+                Heartbeat("cinder", "cinder-volume", f"{topology.CINDER_HOST}@{topology.VMDK_BACKEND}",
+                          needs="vcenter"),
+            ),
+            grace=8,
+            # Its VMDK backend logs in to vCenter at start and stays uninitialised if it cannot.
+            after=("cinder-schema", "rabbitmq", "nfs-ganesha", "vcenter-ready"),
+        ),
+    ]
+
+
 SERVICES: list[Service] = [
     *(_sshd(host.name) for host in topology.TOPOLOGY.hosts),
     Service("mariadb", CONTROLLER, "mysql", _mariadb_argv, "mariadb", port="mariadb", grace=30,
@@ -309,8 +340,8 @@ SERVICES: list[Service] = [
             heartbeats=(Heartbeat("nova_cell1", "nova-scheduler", topology.NOVA_CONTROLLER_HOST),),
             after=("nova-schema", "rabbitmq")),
     # The lab vCenter (govmomi's simulator with our inventory, stackproof_lab/vcenter), for the VMware aggregate.
-    Service("vcenter", CONTROLLER, "vcenter", _vcenter_argv, "vcenter", port="vcenter", env=vcenter_env, grace=5,
-            after=("vcenter-build",)),
+    *([Service("vcenter", CONTROLLER, "vcenter", _vcenter_argv, "vcenter", port="vcenter", env=vcenter_env,
+               grace=5, after=("vcenter-build",))] if topology.VMWARE else []),
     *(_compute(host, vmware=False) for host in topology.KVM_COMPUTES),
     *(_compute(host, vmware=True) for host in topology.VMWARE_COMPUTES),
     # The lab NSX manager (stackproof_lab/nsx): the NSX-T Policy API the lab's Neutron realises everything in,
@@ -324,40 +355,23 @@ SERVICES: list[Service] = [
     Service("neutron-api", CONTROLLER, "neutron", _uwsgi("neutron.wsgi.api:application", "neutron-api"), "http",
             port="neutron-api", env=_dir_env("OS_NEUTRON_CONFIG_DIR", "/etc/neutron"),
             after=("neutron-schema", "nsx-manager"), warm_up=_warm_up_neutron),
-    Service("cinder-api", CONTROLLER, "cinder",
-            _uwsgi("cinder.wsgi.api:application", "cinder-api", pyargv=" ".join(CINDER_CONF)), "http",
-            port="cinder-api", after=("cinder-schema",)),
-    Service("cinder-scheduler", CONTROLLER, "cinder", _venv_script("cinder-scheduler", *CINDER_CONF), "heartbeat",
-            heartbeats=(Heartbeat("cinder", "cinder-scheduler", topology.CINDER_HOST),),
-            after=("cinder-schema", "rabbitmq")),
-    # The KVM backend's NFS server on the storage network: rpcbind (NFSv3 clients ask it for mountd's
-    # port) and nfs-ganesha, a user-space NFS server (this kernel has no nfsd).
-    Service("rpcbind", STORAGE, "rpcbind", _static("/usr/sbin/rpcbind", "-f", "-w"), "process", grace=2,
-            unit="rpcbind"),
-    Service("nfs-ganesha", STORAGE, "ganesha",
-            _static("/usr/bin/ganesha.nfsd", "-F", "-f", "/etc/ganesha/ganesha.conf", "-L",
-                    "/var/log/ganesha/ganesha.log", "-p", "/run/ganesha.pid", "-N", "NIV_EVENT"),
-            "nfs", grace=5, needs=("rpcbind",), after=("rpcbind",)),
-    Service(
-        "cinder-volume", STORAGE, "cinder", _venv_script("cinder-volume", *CINDER_CONF), "heartbeat",
-        # One process, one child (and one service record) per backend.
-        heartbeats=(
-            Heartbeat("cinder", "cinder-volume", f"{topology.CINDER_HOST}@{topology.CINDER_BACKEND}"),
-            Heartbeat("cinder", "cinder-volume", f"{topology.CINDER_HOST}@{topology.VMDK_BACKEND}", needs="vcenter"),
-        ),
-        grace=8,
-        # Its VMDK backend logs in to vCenter at start and stays uninitialised if it cannot.
-        after=("cinder-schema", "rabbitmq", "nfs-ganesha", "vcenter-ready"),
-    ),
+    *(_block_storage() if topology.BLOCK_STORAGE else []),
 ]
+
+
 # Started only by a fault (stackproof_lab/faults), never by `up`; `down` stops them with the rest.
 ON_DEMAND: list[Service] = [
-    _compute(topology.TWIN_COMPUTE, vmware=True, on=CONTROLLER, conf=configs.TWIN_CONF),
+    *([_compute(topology.TWIN_COMPUTE, vmware=True, on=CONTROLLER, conf=configs.TWIN_CONF)] if topology.VMWARE else []),
+    *([Service(topology.TWIN_SCHEDULER, topology.KVM_COMPUTES[1], "nova",
+               _venv_script("nova-scheduler", "--config-file", configs.TWIN_SCHEDULER_CONF), "heartbeat",
+               heartbeats=(Heartbeat("nova_cell1", "nova-scheduler", topology.KVM_COMPUTES[1]),),
+               unit="nova-scheduler")] if topology.NESTED else []),
 ]
 BY_NAME = {service.name: service for service in (*SERVICES, *ON_DEMAND)}
 # Services that keep references into the lab vCenter (folders, sessions, cached morefs): restarted
 # whenever it restarts, since it starts from its baseline inventory.
-VCENTER_CLIENTS = (*(f"nova-compute-{host}" for host in topology.VMWARE_COMPUTES), "cinder-volume")
+VCENTER_CLIENTS = (*(f"nova-compute-{host}" for host in topology.VMWARE_COMPUTES),
+                   *(("cinder-volume",) if topology.VMWARE and topology.BLOCK_STORAGE else ()))
 
 
 def dependents(names: set[str]) -> set[str]:
@@ -477,7 +491,7 @@ def _vcenter_answers(layout: Layout, record: processes.ProcessRecord) -> bool:
 def heartbeats(layout: Layout) -> dict[tuple[str, str, str], int]:
     """Seconds since each service record's last heartbeat, by (database, binary, host)."""
     union = []
-    for database in ("nova_cell1", "cinder"):
+    for database in ("nova_cell1", *(("cinder",) if topology.BLOCK_STORAGE else ())):
         union.append(
             f"SELECT '{database}', `binary`, host, "
             f"TIMESTAMPDIFF(SECOND, COALESCE(updated_at, created_at), UTC_TIMESTAMP()) "
@@ -508,14 +522,14 @@ def health(layout: Layout, service: Service, beats: dict[tuple[str, str, str], i
         return "down"
     try:
         if service.health == "http":
-            status = rest.probe(layout.url(service.port or ""))
+            status = rest.probe(layout.public_url(service.port or ""))
             return "up" if 0 < status < 500 else ("down" if status == 0 else f"HTTP {status}")
         if service.health == "mariadb":
-            return "up" if _mariadb_answers(layout.controller, layout.port("mariadb")) else "down"
+            return "up" if _mariadb_answers(layout.reached, layout.port("mariadb")) else "down"
         if service.health == "amqp":
-            return "up" if _amqp_answers(layout.controller, layout.port("rabbitmq")) else "down"
+            return "up" if _amqp_answers(layout.reached, layout.port("rabbitmq")) else "down"
         if service.health == "ssh":
-            return "up" if _ssh_answers(topology.TOPOLOGY.get(service.host).address(layout)) else "down"
+            return "up" if _ssh_answers(layout, service.host) else "down"
         if service.health == "process":
             return "up"
         if service.health == "nfs":
@@ -544,8 +558,15 @@ def health(layout: Layout, service: Service, beats: dict[tuple[str, str, str], i
     return "unknown"
 
 
-def _ssh_answers(address: str) -> bool:
-    with socket.create_connection((address, SSH_PORT), timeout=2) as conn:
+def _ssh_answers(layout: Layout, host: str) -> bool:
+    address = topology.TOPOLOGY.get(host).address(layout)
+    if topology.NESTED:
+        # Its address is on the undercloud's tenant network, which the runner does not reach: asked from inside.
+        probe = (f"import socket; "
+                 f"print(socket.create_connection(({address!r}, {topology.SSH_PORT}), timeout=2).recv(16))")
+        result = hostnet.run_in(layout, host, ["python3", "-S", "-c", probe], timeout=10, check=False)
+        return "SSH-" in result.stdout
+    with socket.create_connection((address, topology.SSH_PORT), timeout=2) as conn:
         conn.settimeout(3)
         return conn.recv(16).startswith(b"SSH-")
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stackproof_lab import topology
+from stackproof_lab import nested, topology
 from stackproof_lab.errors import LabError
 from stackproof_lab.layout import REPO, Layout
 from stackproof_lab.topology import TOPOLOGY, Host
@@ -63,7 +63,7 @@ PrintMotd no"""
 def _sshd_config(layout: Layout, host: Host) -> str:
     return f"""# Written by the stackproof lab for host {host.name}; regenerated on every up.
 ListenAddress {host.address(layout)}
-Port 22
+Port {topology.SSH_PORT}
 HostKey {_host_key(layout, host)}
 PidFile none
 AuthorizedKeysFile {layout.ssh / 'authorized_keys'}
@@ -80,7 +80,7 @@ LogLevel INFO
 def _lab_service(layout: Layout, host: Host) -> str:
     environment = " ".join(f"{key}={shlex.quote(value)}" for key, value in (
         ("STACKPROOF_LAB_DIR", str(layout.state)), ("STACKPROOF_LAB_PORT_BASE", str(layout.port_base)),
-        ("STACKPROOF_LAB_HOST", host.name)))
+        (topology.PROFILE_ENV, topology.PROFILE), ("STACKPROOF_LAB_HOST", host.name)))
     return f"""#!/bin/sh
 # lab-service start|stop|kill|restart|status|list [NAME]: the lab's services on {host.name}, as systemctl
 # would drive units on a real host. Written by the stackproof lab.
@@ -101,11 +101,18 @@ def ensure(layout: Layout) -> str:
         key = _host_key(layout, host)
         _keygen(key, f"{host.name}@{topology.lab_id(layout)}")
         kind, blob = key.with_suffix(".pub").read_text().split()[:2]
-        known.append(f"{host.name},{host.address(layout)} {kind} {blob}")
+        names = [host.name, host.address(layout), *_published(layout, host)]
+        if topology.SSH_PORT != 22:  # known_hosts names a host on another port as [name]:port
+            names = [f"[{name}]:{topology.SSH_PORT}" for name in names]
+        known.append(f"{','.join(names)} {kind} {blob}")
         _write(key.parent / "sshd_config", _sshd_config(layout, host), 0o600)
         sbin = host.root(layout) / "sbin"
         sbin.mkdir(parents=True, exist_ok=True)
         _write(sbin / "lab-service", _lab_service(layout, host), 0o755)
+    over = nested.overcloud_layout(layout)
+    if not topology.NESTED and nested.present(layout) and known_hosts(over).exists():
+        # The overcloud's hosts, reached with this lab's ssh settings too (its config is included below).
+        known += known_hosts(over).read_text().splitlines()
     _write(known_hosts(layout), "\n".join(known) + "\n", 0o644)
     _write(config_file(layout), client_config(layout), 0o644)
     return f"{len(known)} hosts in {known_hosts(layout)}"
@@ -128,9 +135,25 @@ def client_config(layout: Layout) -> str:
         "    ConnectTimeout 5",
         f"    ControlPath {layout.ssh}/cm-%C",
     ]
+    controller = TOPOLOGY.get(topology.CONTROLLER)
     for host in TOPOLOGY.hosts:
-        lines += [f"Host {host.name}", f"    HostName {host.address(layout)}"]
+        lines += [f"Host {host.name}", f"    HostName {[*_published(layout, host), host.address(layout)][0]}"]
+        if topology.SSH_PORT != 22:
+            lines.append(f"    Port {topology.SSH_PORT}")
+        if layout.published and host is not controller:
+            # A nested lab's hosts are on the undercloud's tenant network: reached through the controller,
+            # the one published on a floating IP (a jump host, as operators reach a nested cloud's nodes).
+            lines.append(f"    ProxyJump {controller.name}")
+    over = nested.overcloud_layout(layout)
+    if not topology.NESTED and nested.present(layout) and config_file(over).exists():
+        lines += ["# The overcloud's hosts (python -m stackproof_lab up --nested)", "Host *",
+                  f"Include {config_file(over)}"]
     return "\n".join(lines) + "\n"
+
+
+def _published(layout: Layout, host: Host) -> list[str]:
+    """The controller's published address, for a lab that publishes one."""
+    return [layout.published] if layout.published and host.name == topology.CONTROLLER else []
 
 
 def _write(path: Path, text: str, mode: int) -> None:

@@ -7,11 +7,12 @@ shape here is exactly the documented one; values come from the same constants th
 
 from __future__ import annotations
 
+import json
 import os
 
 import yaml
 
-from stackproof_lab import configs, passwords, provision, ssh, topology
+from stackproof_lab import configs, nested, passwords, provision, ssh, topology
 from stackproof_lab.configs.nova import DATASTORE_REGEX, UPDATE_RESOURCES_INTERVAL
 from stackproof_lab.configs.openstack import REGION, REPORT_INTERVAL, SERVICE_DOWN_TIME
 from stackproof_lab.faults.network import vcenter_cut_commands
@@ -21,8 +22,12 @@ from stackproof_lab.nsx import lab as nsx_lab
 from stackproof_lab.topology import TOPOLOGY
 from stackproof_lab.vcenter import runtime as vcenter
 
-ADMIN_CLOUD = "sp-lab-admin"
-MEMBER_CLOUD = "sp-lab-member"
+# clouds.yaml names; an overcloud's (topology.py) differ, so that the undercloud's clouds.yaml holds both clouds.
+OVERCLOUD_ADMIN_CLOUD = "sp-overcloud-admin"
+ADMIN_CLOUD = OVERCLOUD_ADMIN_CLOUD if topology.NESTED else "sp-lab-admin"
+MEMBER_CLOUD = "sp-overcloud-member" if topology.NESTED else "sp-lab-member"
+# The nested cloud as the lab builds it (nested.py): its overcloud's computes and controller as target roles.
+OVERCLOUD_ROLES = {"overcloud-controller": "controller", "overcloud-compute": "compute-kvm"}
 VCENTER = "vc1"  # the lab vCenter's name in stackproof.yaml and secure.yaml
 TIMEOUTS = {
     # Polls a second apart: the lab answers a GET in milliseconds, and a workload check waits on a dozen
@@ -47,7 +52,7 @@ def clouds(layout: Layout) -> dict[str, object]:
     def entry(user: str, password: str, project: str) -> dict[str, object]:
         return {
             "auth": {
-                "auth_url": layout.url("keystone", "/v3"),
+                "auth_url": layout.public_url("keystone", "/v3"),
                 "username": user,
                 "password": password,
                 "project_name": project,
@@ -63,8 +68,22 @@ def clouds(layout: Layout) -> dict[str, object]:
         "clouds": {
             ADMIN_CLOUD: entry("admin", secret["admin"], "admin"),
             MEMBER_CLOUD: entry(provision.MEMBER_USER, secret["member"], provision.MEMBER_PROJECT),
+            **_overcloud(layout).get("clouds", {}),
         }
     }
+
+
+def _overcloud(layout: Layout) -> dict[str, object]:
+    """The overcloud's clouds.yaml, when this lab has one in its instances (empty otherwise)."""
+    path = nested.overcloud_layout(layout).clouds_yaml
+    if topology.NESTED or not nested.present(layout) or not path.exists():
+        return {}
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def _overcloud_hosts(layout: Layout) -> list[dict[str, object]]:
+    path = nested.overcloud_layout(layout).placement_file
+    return [{"name": name, **place} for name, place in json.loads(path.read_text())["hosts"].items()]
 
 
 def secure(layout: Layout) -> dict[str, object]:
@@ -82,22 +101,25 @@ def _config_paths(*ids: str) -> dict[str, str]:
 
 
 def description(layout: Layout) -> dict[str, object]:
-    return {
-        "name": "lab",
+    described: dict[str, object] = {
+        "name": "overcloud" if topology.NESTED else "lab",
         "clouds_yaml": str(layout.clouds_yaml),
         "secure_yaml": str(layout.secure_yaml),
         "clouds": {"cloud": ADMIN_CLOUD, "member": MEMBER_CLOUD},
-        "vcenters": {
+    }
+    if topology.VMWARE:
+        described["vcenters"] = {
             VCENTER: {
                 "url": f"https://{layout.controller}:{layout.port('vcenter')}/sdk",
                 "user": vcenter.USER,
                 "password": {"secure": f"vcenters.{VCENTER}.password"},
                 "ca_bundle": str(vcenter.ca_file(layout.state)),
             }
-        },
+        }
+    described.update({
         # The lab NSX manager, on the controller's management address like the other APIs (stackproof_lab/nsx).
         "nsx": {
-            "url": nsx_design.url(layout),
+            "url": nsx_design.url(layout, public=True),
             "user": nsx_design.USER,
             "password": {"secure": "nsx.password"},
             "ca_bundle": str(nsx_design.ca_file(layout)),
@@ -108,49 +130,90 @@ def description(layout: Layout) -> dict[str, object]:
             "known_hosts": str(ssh.known_hosts(layout)),
             "identity_file": str(ssh.identity_file(layout)),
         },
-        "hosts": {
-            "controller": {"urls": _urls("controller"),
-                           "config": _config_paths("nova", "cinder", "neutron", "glance")},
-            # nova-scheduler runs on the controller and reads its nova.conf.
-            "scheduler": {"urls": _urls("scheduler"), "config": _config_paths("nova")},
-            # cinder-volume, and the NFS server of the KVM backend.
-            "storage": {"urls": _urls("storage"), "config": _config_paths("cinder-storage")},
-            "compute-kvm": {"urls": _urls("compute-kvm"), "config": {"nova": "/etc/nova/nova.conf"}},
-            "compute-vmware": {"urls": _urls("compute-vmware"), "config": {"nova": "/etc/nova/nova.conf"}},
+        "hosts": _hosts(layout),
+        "architecture": _architecture(layout),
+        "timeouts": {"profile": "lab", **TIMEOUTS},
+        "faults": fault_inventory(layout),
+    })
+    if _overcloud(layout):
+        described["clouds"] = {**described["clouds"], "undercloud": ADMIN_CLOUD,  # type: ignore[dict-item]
+                               "overcloud": OVERCLOUD_ADMIN_CLOUD}
+    return described
+
+
+def _hosts(layout: Layout) -> dict[str, object]:
+    hosts: dict[str, object] = {
+        "controller": {"urls": _urls("controller"),
+                       "config": _config_paths("nova", "neutron", "glance",
+                                               *(("cinder",) if topology.BLOCK_STORAGE else ()))},
+        # nova-scheduler runs on the controller and reads its nova.conf.
+        "scheduler": {"urls": _urls("scheduler"), "config": _config_paths("nova")},
+        "compute-kvm": {"urls": _urls("compute-kvm"), "config": {"nova": "/etc/nova/nova.conf"}},
+    }
+    if topology.BLOCK_STORAGE:
+        # cinder-volume, and the NFS server of the KVM backend.
+        hosts["storage"] = {"urls": _urls("storage"), "config": _config_paths("cinder-storage")}
+    if topology.VMWARE:
+        hosts["compute-vmware"] = {"urls": _urls("compute-vmware"), "config": {"nova": "/etc/nova/nova.conf"}}
+    if _overcloud(layout):
+        # The overcloud's hosts, reached through its controller's floating IP (ssh.py includes their ssh_config).
+        placed = _overcloud_hosts(layout)
+        for role, its_role in OVERCLOUD_ROLES.items():
+            hosts[role] = {"urls": [f"ssh://{h['name']}" for h in placed if its_role in h["roles"]],
+                           "config": {"nova": "/etc/nova/nova.conf"}}
+    return hosts
+
+
+def _architecture(layout: Layout) -> dict[str, object]:
+    architecture: dict[str, object] = {
+        "aggregates": [
+            {"name": provision.KVM_AGGREGATE, "hypervisor_type": "QEMU"},
+            *([{"name": provision.VMWARE_AGGREGATE, "hypervisor_type": provision.VMWARE_HYPERVISOR_TYPE}]
+              if topology.VMWARE else []),
+        ],
+        "image_policy": {
+            "isolation": ["aggregate_image_properties_isolation"],
+            "metadata_key": next(iter(provision.KVM_AGGREGATE_METADATA)),
         },
-        "architecture": {
-            "aggregates": [
-                {"name": provision.KVM_AGGREGATE, "hypervisor_type": "QEMU"},
-                {"name": provision.VMWARE_AGGREGATE, "hypervisor_type": provision.VMWARE_HYPERVISOR_TYPE},
-            ],
-            "image_policy": {
-                "isolation": ["aggregate_image_properties_isolation"],
-                "metadata_key": next(iter(provision.KVM_AGGREGATE_METADATA)),
-            },
-            # What the lab vCenter's clusters are built with (stackproof_lab/vcenter/inventory.go).
-            "drs": {"enabled": True, "behavior": "fullyAutomated"},
-            "datastore_pattern": DATASTORE_REGEX,
+    }
+    if topology.VMWARE:
+        # What the lab vCenter's clusters are built with (stackproof_lab/vcenter/inventory.go).
+        architecture.update({"drs": {"enabled": True, "behavior": "fullyAutomated"},
+                             "datastore_pattern": DATASTORE_REGEX})
+    if topology.BLOCK_STORAGE:
+        architecture.update({
             "data_network": {"nic": topology.DATA_NIC, "mtu": topology.DATA_MTU,
                              "subnet": str(topology.STORAGE_SUBNET),
                              "storage_target": str(topology.STORAGE_SERVER),
-                             "roles": ["compute-kvm", "compute-vmware"]},
+                             "roles": ["compute-kvm", *(["compute-vmware"] if topology.VMWARE else [])]},
             "volume_types": [
                 {"name": vt["name"], "backend": vt["backend"], "hypervisor": vt["hypervisor"]}
                 for vt in provision.VOLUME_TYPES
             ],
             # Zone per family, types in their family's zone, cross_az_attach=False (topology.AVAILABILITY_ZONES).
             "volume_steering": {"mechanism": "availability_zones"},
-            # The lab NSX manager's overlay transport zone and what the lab's Neutron makes of it (nsx/design.py).
-            "nsx": {"transport_zone": nsx_design.OVERLAY_TZ, "overlay_mtu": nsx_design.OVERLAY_MTU,
-                    "kvm_bridge": nsx_design.KVM_BRIDGE, "enforcement_seconds": nsx_design.SG_ENFORCEMENT_SECONDS,
-                    "external_network": provision.EXTERNAL_NETWORK, "guest_user": nsx_design.GUEST_USER},
-            "failover": {"service_down_time": SERVICE_DOWN_TIME, "report_interval": REPORT_INTERVAL,
-                         "restart_margin": RESTART_MARGIN,
-                         "resource_update_interval": UPDATE_RESOURCES_INTERVAL},
-        },
-        "timeouts": {"profile": "lab", **TIMEOUTS},
-        "faults": fault_inventory(layout),
-    }
+        })
+    # The lab NSX manager's overlay transport zone and what the lab's Neutron makes of it (nsx/design.py).
+    architecture["nsx"] = {
+        "transport_zone": nsx_design.OVERLAY_TZ, "overlay_mtu": nsx_design.OVERLAY_MTU,
+        "kvm_bridge": nsx_design.KVM_BRIDGE, "enforcement_seconds": nsx_design.SG_ENFORCEMENT_SECONDS,
+        "external_network": provision.EXTERNAL_NETWORK, "guest_user": nsx_design.GUEST_USER}
+    architecture["failover"] = {"service_down_time": SERVICE_DOWN_TIME, "report_interval": REPORT_INTERVAL,
+                                "restart_margin": RESTART_MARGIN, "resource_update_interval": UPDATE_RESOURCES_INTERVAL}
+    if _overcloud(layout):
+        # The overcloud's tenant networks are Geneve segments between its hosts, tunnelled over the undercloud's
+        # network sp-overcloud (nested.py); its computes run QEMU (configs/nova.py).
+        architecture["nested"] = {
+            "network_mode": "overlay",
+            # The overcloud's nodes sit on it with port security off: their tunnels, and the routes to the overcloud's
+            # external subnet behind its controller, cross it with addresses no allowed-address pair lists.
+            "bridged_networks": [nested.NETWORK],
+            "undercloud_compute_roles": ["compute-kvm"],
+            "overcloud_compute_roles": ["overcloud-compute"],
+            "external_network": provision.EXTERNAL_NETWORK,
+            "guest_user": nsx_design.GUEST_USER,
+        }
+    return architecture
 
 
 def fault_inventory(layout: Layout) -> dict[str, object]:

@@ -25,6 +25,7 @@ namespaces, bridges and links carry the lab id (``sp<port base>``) for the same 
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,29 +51,50 @@ EXTERNAL_NIC = "ext0"
 EXTERNAL_BRIDGE = "br-ex"
 EXTERNAL_PHYSNET = "external"  # provider:physical_network of the external network (flat)
 
-KVM_COMPUTES = ("kvm-1", "kvm-2")
+# The lab runs in one of two profiles, chosen by STACKPROOF_LAB_PROFILE when its commands start. "cloud" (the
+# default) is the whole lab on the machine's namespaces. "overcloud" is the same declared lab, smaller (a
+# controller and two KVM computes: no vCenter, no Block Storage), placed inside instances of a "cloud" lab: its
+# hosts are those instances' network namespaces, its management network their tenant network (nested.py). Its
+# host names carry "oc-" so that the two clouds' hosts, services and hypervisors are never confused.
+PROFILE_ENV = "STACKPROOF_LAB_PROFILE"
+CLOUD, OVERCLOUD = "cloud", "overcloud"
+PROFILES = (CLOUD, OVERCLOUD)
+PROFILE = os.environ.get(PROFILE_ENV) or CLOUD
+NESTED = PROFILE == OVERCLOUD
+OVERCLOUD_PREFIX = "oc-"
+_NAME = OVERCLOUD_PREFIX if NESTED else ""
+
+KVM_COMPUTES = (f"{_NAME}kvm-1", f"{_NAME}kvm-2")
 # VMware computes and the vCenter cluster each one fronts: several nova-computes, several clusters, each
 # cluster one big hypervisor (the architecture's "one nova-compute per cluster").
-VMWARE_COMPUTES = {"vmware-1": "sp-cluster-1", "vmware-2": "sp-cluster-2"}
+CLUSTERS = {"vmware-1": "sp-cluster-1", "vmware-2": "sp-cluster-2"}
+VMWARE_COMPUTES = {} if NESTED else CLUSTERS
+# Parts of the lab a profile has: the VMware side (the lab vCenter, its computes, cinder's VMDK backend) and
+# Block Storage (the storage host, cinder).
+VMWARE = bool(VMWARE_COMPUTES)
+BLOCK_STORAGE = not NESTED
 # A second nova-compute configured for vmware-1's cluster, started only by the fault
 # vmware-cluster-fronted-twice. It runs on the controller with a nova.conf of its own: a compute
 # the target's inventory does not describe.
 TWIN_COMPUTE = "vmware-1-twin"
-CONTROLLER = "controller"
+CONTROLLER = f"{_NAME}controller"
+# In an overcloud, a second nova-scheduler started only by the fault overcloud-scheduler-beside-compute, on the
+# compute that shares its undercloud host with the controller (nested.py places hosts round-robin).
+TWIN_SCHEDULER = "nova-scheduler-twin"
+# A host's sshd. An overcloud host shares its instance's network namespace with the instance's own guest, whose
+# sshd (its image's, the undercloud's data plane) keeps port 22: the host's listens beside it.
+SSH_PORT = 2222 if NESTED else 22
 STORAGE = "storage"
 CINDER_HOST = "lab-storage"  # cinder's [DEFAULT] host: its services are <host>@<backend>
 CINDER_BACKEND = "lab-kvm"  # NFS volumes, for KVM servers
 VMDK_BACKEND = "lab-vmdk"  # cinder's own VMwareVcVmdkDriver against the lab vCenter, for VMware servers
-# One availability zone per hypervisor family (= per aggregate) and the volume backend of that family in the
-# same zone. With nova's [cinder] cross_az_attach=False a volume-backed server is scheduled into its volume's
-# zone (nova.compute.api._validate_vol_az_for_create), so an NFS volume never lands on a VMware compute (whose
-# driver has no NFS handler) nor a VMDK volume on KVM. Neither zone is "nova": nova does not pin a server to
-# a volume zone equal to its own default_availability_zone.
 AVAILABILITY_ZONES = {"kvm": "az-kvm", "vmware": "az-vmware"}
-NOVA_CONTROLLER_HOST = "lab-controller"  # nova's [DEFAULT] host of the control plane services
+# An overcloud's control services carry their host's own name, the name of the undercloud server it is (as a
+# nested deployment's do): SP-NEST-003 finds the overcloud's controllers among the undercloud's servers by it.
+NOVA_CONTROLLER_HOST = CONTROLLER if NESTED else "lab-controller"  # nova's [DEFAULT] host of the control plane services
 # The NSX edge: routers (Tier-1 gateways) with NAT. The controller plays it (the lab keeps one host per
 # role it checks; nothing checks an edge node apart), a transport node of the overlay like the computes.
-EDGE = "controller"
+EDGE = CONTROLLER
 
 
 @dataclass(frozen=True)
@@ -108,6 +130,13 @@ class Host:
         if self.tep_index is None:
             return None
         return str(TEP_SUBNET.network_address + 1 + self.tep_index)
+
+    def tunnel_address(self, layout: Layout) -> str | None:
+        """Where its overlay tunnels end: its TEP, or in a nested lab its management address (the instance's
+        only NIC, on the undercloud's tenant network)."""
+        if self.tep_index is None:
+            return None
+        return self.address(layout) if NESTED else self.tep_address()
 
     def tep_link(self, layout: Layout) -> str:
         """The root-namespace end of its TEP link (a port of the transport bridge)."""
@@ -165,11 +194,13 @@ CONTROL_FAMILIES = ("keystone", "glance", "placement", "nova", "neutron", "cinde
                     "nsx")
 
 TOPOLOGY = Topology((
-    Host(CONTROLLER, "ctl", 0, ("controller", "scheduler"), CONTROL_FAMILIES,
+    Host(CONTROLLER, "ctl", 0, ("controller", "scheduler"),
+         tuple(f for f in CONTROL_FAMILIES if (VMWARE or f != "vcenter") and (BLOCK_STORAGE or f != "cinder")),
          tep_index=len(KVM_COMPUTES) + len(VMWARE_COMPUTES)),
-    Host(STORAGE, "sto", 1, ("storage",), ("cinder", "ganesha")),
+    *((Host(STORAGE, "sto", 1, ("storage",), ("cinder", "ganesha")),) if BLOCK_STORAGE else ()),
     # A KVM transport node has Open vSwitch: NSX's nsx-managed bridge, which nova plugs taps into.
-    *(Host(name, f"k{i + 1}", 2 + i, ("compute-kvm",), ("nova", "nsx", "openvswitch"), data_index=i, tep_index=i)
+    *(Host(name, f"k{i + 1}", 2 + i, ("compute-kvm",), ("nova", "nsx", "openvswitch"),
+           data_index=None if NESTED else i, tep_index=i)
       for i, name in enumerate(KVM_COMPUTES)),
     # The VMware computes stand in for their clusters' ESXi hosts on the overlay: a VMware instance's port
     # is plugged on the transport node of the compute that runs it.

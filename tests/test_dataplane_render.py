@@ -62,7 +62,7 @@ def test_a_port_without_port_security_has_no_filter() -> None:
     assert chain(text, "input") == ["type filter hook input priority 0; policy accept;"]
 
 
-def test_a_router_translates_floating_ips_both_ways_and_its_networks_to_its_gateway() -> None:
+def test_a_router_translates_floating_ips_both_ways_its_networks_and_hairpins_to_its_gateway() -> None:
     router = Router("80d72619", (RouterPort("40517bbb-25aa", "fa:16:3e:1f:38:9e", "203.0.113.1/24", 65538),),
                     RouterPort("1c71ac91-30bb", "fa:16:3e:22:1b:42", "198.51.100.53/27", None), "198.51.100.33",
                     ("203.0.113.0/24",), (("198.51.100.44", "203.0.113.92"),))
@@ -70,7 +70,9 @@ def test_a_router_translates_floating_ips_both_ways_and_its_networks_to_its_gate
     assert "ip daddr 198.51.100.44 dnat to 203.0.113.92" in chain(text, "prerouting")
     assert chain(text, "postrouting")[1:] == [
         'ip saddr 203.0.113.92 oifname "qg-1c71ac91-30" snat to 198.51.100.44',
-        'ip saddr 203.0.113.0/24 oifname "qg-1c71ac91-30" snat to 198.51.100.53']
+        'ip saddr 203.0.113.0/24 oifname "qg-1c71ac91-30" snat to 198.51.100.53',
+        # hairpin: an internal host reaching a floating IP gets its answer back through the router
+        'ct status dnat iifname != "qg-1c71ac91-30" oifname != "qg-1c71ac91-30" snat to 198.51.100.53']
 
 
 @pytest.mark.skipif(shutil.which("nft") is None, reason="nft (Debian's nftables) is not installed here")

@@ -159,6 +159,7 @@ def test_ssh_access_resolves_relative_to_the_file_and_always_verifies_host_keys(
     assert options["ssh_identity_file"] == str(tmp_path / "ssh" / "id_ed25519")
     assert f"-o UserKnownHostsFile={tmp_path / 'ssh' / 'known_hosts'}" in options["ssh_extra_args"]
     assert "-o StrictHostKeyChecking=yes" in options["ssh_extra_args"]
+    assert "-o ServerAliveInterval=10 -o ServerAliveCountMax=3" in options["ssh_extra_args"]
     assert ssh_options(None) == {}
 
 

@@ -49,6 +49,11 @@ def _cinder(host: str) -> Renderer:
 
 
 TWIN_CONF = f"/etc/nova/nova-{topology.TWIN_COMPUTE}.conf"
+TWIN_SCHEDULER_CONF = "/etc/nova/nova-scheduler.conf"
+
+
+def _twin_scheduler(layout: Layout, password: dict[str, str]) -> Sections:
+    return nova.scheduler_elsewhere(layout, password, topology.KVM_COMPUTES[1])
 
 FILES: list[ConfigFile] = [
     ConfigFile("keystone", CONTROLLER, "/etc/keystone/keystone.conf", keystone.keystone, ("keystone",)),
@@ -58,21 +63,24 @@ FILES: list[ConfigFile] = [
                ("nova-api", "nova-conductor", "nova-scheduler")),
     *(ConfigFile(f"nova-{name}", name, "/etc/nova/nova.conf", _compute(name), (f"nova-compute-{name}",))
       for name in (*topology.KVM_COMPUTES, *topology.VMWARE_COMPUTES)),
-    ConfigFile(f"nova-{topology.TWIN_COMPUTE}", CONTROLLER, TWIN_CONF,
-               lambda layout, password: nova.compute(layout, password, topology.TWIN_COMPUTE, on=CONTROLLER,
-                                                     state_path=f"/var/lib/nova/{topology.TWIN_COMPUTE}"),
-               (f"nova-compute-{topology.TWIN_COMPUTE}",)),
+    *([ConfigFile(f"nova-{topology.TWIN_COMPUTE}", CONTROLLER, TWIN_CONF,
+                  lambda layout, password: nova.compute(layout, password, topology.TWIN_COMPUTE, on=CONTROLLER,
+                                                        state_path=f"/var/lib/nova/{topology.TWIN_COMPUTE}"),
+                  (f"nova-compute-{topology.TWIN_COMPUTE}",))] if topology.VMWARE else []),
+    *([ConfigFile(topology.TWIN_SCHEDULER, topology.KVM_COMPUTES[1], TWIN_SCHEDULER_CONF, _twin_scheduler,
+                  (topology.TWIN_SCHEDULER,))] if topology.NESTED else []),
     ConfigFile("neutron", CONTROLLER, "/etc/neutron/neutron.conf", neutron.neutron, ("neutron-api",)),
     ConfigFile("ml2", CONTROLLER, "/etc/neutron/plugins/ml2/ml2_conf.ini", neutron.ml2, ("neutron-api",)),
-    ConfigFile("cinder", CONTROLLER, cinder.CONF, _cinder(CONTROLLER), ("cinder-api", "cinder-scheduler")),
-    ConfigFile("cinder-filters", CONTROLLER, cinder.RESOURCE_FILTERS, cinder.resource_filters, ("cinder-api",)),
-    ConfigFile("cinder-storage", STORAGE, cinder.CONF, _cinder(STORAGE), ("cinder-volume",)),
+    *([ConfigFile("cinder", CONTROLLER, cinder.CONF, _cinder(CONTROLLER), ("cinder-api", "cinder-scheduler")),
+       ConfigFile("cinder-filters", CONTROLLER, cinder.RESOURCE_FILTERS, cinder.resource_filters, ("cinder-api",)),
+       ConfigFile("cinder-storage", STORAGE, cinder.CONF, _cinder(STORAGE), ("cinder-volume",)),
+       ConfigFile("ganesha", STORAGE, "/etc/ganesha/ganesha.conf", infrastructure.ganesha, ("nfs-ganesha",)),
+       ] if topology.BLOCK_STORAGE else []),
     ConfigFile("mariadb", CONTROLLER, "/etc/mysql/my.cnf", infrastructure.mariadb, ("mariadb",)),
     ConfigFile("rabbitmq", CONTROLLER, "/etc/rabbitmq/rabbitmq.conf", infrastructure.rabbitmq, ("rabbitmq",),
                flat=True),
     *(ConfigFile(f"nsx-agent-{h.name}", h.name, dataplane.CONF, _node_agent(h.name), (f"nsx-node-agent-{h.name}",))
       for h in TOPOLOGY.transport_nodes),
-    ConfigFile("ganesha", STORAGE, "/etc/ganesha/ganesha.conf", infrastructure.ganesha, ("nfs-ganesha",)),
 ]
 BY_ID = {f.id: f for f in FILES}
 

@@ -18,12 +18,12 @@ INTERVAL = 1.0
 
 def node_agent(layout: Layout, host: str) -> Sections:
     me = topology.TOPOLOGY.get(host)
-    peers = [h.tep_address() for h in topology.TOPOLOGY.transport_nodes if h.name != host]
+    peers = [h.tunnel_address(layout) for h in topology.TOPOLOGY.transport_nodes if h.name != host]
     edge = host == topology.EDGE
     return {
         "lab": {"state_dir": str(layout.state), "port_base": layout.port_base},
         "agent": {"node": host, "edge": edge, "interval": INTERVAL, "enforce_firewall": True},
-        "overlay": {"local_tep": me.tep_address(), "remote_teps": ",".join(peers),
+        "overlay": {"local_tep": me.tunnel_address(layout), "remote_teps": ",".join(peers),
                     **({"external_bridge": topology.EXTERNAL_BRIDGE} if edge else {}),
                     # A KVM transport node's VIFs are on the NSX-managed Open vSwitch bridge (nova's ovs_bridge).
                     **({"integration_bridge": nsx_design.KVM_BRIDGE} if "compute-kvm" in me.roles else {})},

@@ -34,7 +34,9 @@ def neutron(layout: Layout, password: dict[str, str]) -> Sections:
         },
         "database": {"connection": db_url(layout, password, "neutron")},
         "keystone_authtoken": authtoken(layout, password, "neutron"),
-        "nova": auth(layout, password, "neutron"),
+        # Port events to nova on its internal endpoint: a nested lab publishes its public ones on a floating IP that
+        # its own hosts do not reach (no hairpin through the undercloud's router).
+        "nova": auth(layout, password, "neutron", endpoint_type="internal"),
         "oslo_concurrency": lock(str(data / "lock")),
         "oslo_messaging_notifications": {"driver": "noop"},
     }

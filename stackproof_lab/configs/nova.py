@@ -96,6 +96,15 @@ def controller(layout: Layout, password: dict[str, str]) -> Sections:
     })
 
 
+def scheduler_elsewhere(layout: Layout, password: dict[str, str], host: str) -> Sections:
+    """The controller's nova.conf as a copy on another host names that host: a scheduler started with it there
+    registers under it (the fault overcloud-scheduler-beside-compute)."""
+    sections = controller(layout, password)
+    sections["DEFAULT"] = {**sections["DEFAULT"], "host": host,
+                           "my_ip": topology.TOPOLOGY.get(host).address(layout)}
+    return sections
+
+
 def compute(layout: Layout, password: dict[str, str], name: str, *, on: str | None = None,
             state_path: str = STATE_PATH) -> Sections:
     """/etc/nova/nova.conf of compute ``name`` (a KVM or a VMware one), running on host ``on`` (itself)."""
@@ -115,6 +124,10 @@ def compute(layout: Layout, password: dict[str, str], name: str, *, on: str | No
     }
     if cluster is None:
         sections["libvirt"] = {"nfs_mount_options": NFS_MOUNT_OPTIONS}
+        if topology.NESTED:
+            # An overcloud compute is an undercloud instance, whose CPU offers no virtualisation: QEMU, as a nested
+            # cloud's computes must be configured there (SP-NEST-007).
+            sections["libvirt"]["virt_type"] = "qemu"
         # An NSX-T KVM transport node: VIFs are plugged into the NSX-managed bridge, not br-int.
         sections["neutron"] = {"ovs_bridge": nsx_design.KVM_BRIDGE}
     else:

@@ -333,9 +333,12 @@ class Node:
 
     def _vif(self, key: str, vif: Vif) -> str | None:
         before = self.made.get(key)
-        if isinstance(before, Vif) and replace(before, firewall=vif.firewall) == vif:
+        if isinstance(before, Vif) and replace(before, firewall=vif.firewall, mtu=vif.mtu) == vif:
+            # A network's new MTU reaches a running instance as it does on a hypervisor: not at all until it is
+            # plugged again (os-vif set the tap's MTU at plug time) or its guest renews its DHCP lease. Rebuilding
+            # the VIF would pull the NIC from under the guest (and from a nested cloud's node running in it).
             inside(vif.namespace, "nft", "-f", "-", stdin=render.firewall(vif))
-            return "refiltered"
+            return "refiltered" if before.mtu == vif.mtu else f"network MTU now {vif.mtu}; the plugged NIC keeps its"
         for made in (before, vif):
             _clear(made, self.integration_bridge)
         run("ip", "netns", "add", vif.namespace)
@@ -385,8 +388,10 @@ class Node:
 
     def _router(self, key: str, router: Router) -> str | None:
         before = self.made.get(key)
-        if isinstance(before, Router) and replace(before, floating=router.floating, snat=router.snat) == router:
+        if isinstance(before, Router) and replace(before, floating=router.floating, snat=router.snat,
+                                                  routes=router.routes) == router:
             self._floating(router, before.floating)
+            self._routes(router, before.routes)
             return "retranslated"
         for made in (before, router):
             _clear(made)
@@ -402,7 +407,15 @@ class Node:
             if router.next_hop:
                 inside(ns, "ip", "route", "add", "default", "via", router.next_hop)
         self._floating(router, ())
+        self._routes(router, ())
         return None
+
+    def _routes(self, router: Router, before: tuple[tuple[str, str], ...]) -> None:
+        """Its extra routes, as neutron's L3 agent sets them in the router's namespace."""
+        for destination, _ in sorted(set(before) - set(router.routes)):
+            inside(router.namespace, "ip", "route", "del", destination)
+        for destination, nexthop in sorted(set(router.routes) - set(before)):
+            inside(router.namespace, "ip", "route", "replace", destination, "via", nexthop)
 
     def _router_port(self, ns: str, port: RouterPort, inner: str, outer: str, master: str) -> None:
         name, peer = port.device(inner), port.device(outer)

@@ -94,6 +94,13 @@ def nat(router: Router) -> str:
     if gateway:
         for cidr in router.snat:
             post.append(f"    ip saddr {cidr} oifname \"{router.gateway_device}\" snat to {gateway}")
+    if gateway and router.floating:
+        # Hairpin, as neutron's L3 agent does it: an internal host that reaches a floating IP behind this router
+        # is translated to the gateway's address too, so the answer comes back through the router instead of
+        # straight from the fixed address it never asked (a nested cloud's services reach their own public
+        # endpoints this way). Traffic from outside keeps its source.
+        device = router.gateway_device
+        post.append(f"    ct status dnat iifname != \"{device}\" oifname != \"{device}\" snat to {gateway}")
     return _replace("ip", NAT_TABLE, [*pre, "  }", *post, "  }"])
 
 

@@ -76,6 +76,9 @@ class Router:
     next_hop: str | None
     snat: tuple[str, ...]  # internal CIDRs translated to the gateway's address
     floating: tuple[tuple[str, str], ...]  # (floating address, fixed address)
+    # Neutron's extra routes (extraroute): (destination CIDR, next hop), e.g. a nested cloud's external subnet
+    # behind its edge, an instance of this cloud.
+    routes: tuple[tuple[str, str], ...] = ()
 
     @property
     def namespace(self) -> str:
@@ -90,7 +93,8 @@ class Router:
         inside = ", ".join(f"{p.address} on segment {p.vni}" for p in self.interfaces) or "no interface"
         outside = f"gateway {self.gateway.address}" if self.gateway else "no gateway"
         floating = ", ".join(f"{f}->{fixed}" for f, fixed in self.floating) or "none"
-        return f"{self.namespace}: {inside}; {outside}; floating IPs {floating}"
+        routes = "".join(f"; route {destination} via {nexthop}" for destination, nexthop in self.routes)
+        return f"{self.namespace}: {inside}; {outside}; floating IPs {floating}{routes}"
 
     @property
     def outer_links(self) -> tuple[str, ...]:
@@ -284,6 +288,8 @@ def _routers(neutron: Any, routers: list[dict[str, Any]], every: list[dict[str, 
         enable_snat = (router.get("external_gateway_info") or {}).get("enable_snat", True)
         fips = tuple(sorted((f["floating_ip_address"], f["fixed_ip_address"]) for f in floating
                             if f.get("router_id") == router["id"] and f.get("fixed_ip_address")))
+        routes = tuple(sorted((r["destination"], r["nexthop"]) for r in router.get("routes") or []
+                              if ":" not in r["destination"]))
         result.append(Router(router["id"], tuple(sorted(interfaces, key=lambda i: i.port_id)), gateway, next_hop,
-                             tuple(sorted(snat)) if enable_snat and gateway else (), fips if gateway else ()))
+                             tuple(sorted(snat)) if enable_snat and gateway else (), fips if gateway else (), routes))
     return tuple(sorted(result, key=lambda r: r.router_id))

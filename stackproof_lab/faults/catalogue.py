@@ -7,7 +7,7 @@ vsphere.py, network.py, nsx.py). Adding a fault is adding one entry here.
 
 from __future__ import annotations
 
-from stackproof_lab import provision
+from stackproof_lab import nested, provision
 from stackproof_lab.configs.nova import SCHEDULER_FILTERS
 from stackproof_lab.configs.openstack import SERVICE_DOWN_TIME
 from stackproof_lab.faults.base import Fault, Together
@@ -19,6 +19,13 @@ from stackproof_lab.faults.cloud import (
     VolumeTypeSpec,
 )
 from stackproof_lab.faults.configuration import ConfigOption
+from stackproof_lab.faults.nested import (
+    OvercloudEndpointInternal,
+    OvercloudFault,
+    UndercloudNetworkMtu,
+    UndercloudPortSecurity,
+    UndercloudServerStopped,
+)
 from stackproof_lab.faults.network import DataNicChange, TunnelBlocked, VCenterCut
 from stackproof_lab.faults.nsx import (
     AgentRegistered,
@@ -27,23 +34,28 @@ from stackproof_lab.faults.nsx import (
     SegmentPortMoved,
     SegmentTransportZone,
 )
-from stackproof_lab.faults.processes import KillService, StopService, TwinCompute, VolumeBackendsDown
+from stackproof_lab.faults.processes import KillService, StopService, StrayService, VolumeBackendsDown
 from stackproof_lab.faults.vsphere import HOST_STATE_REASON, StopVCenter, VSphereChange
 from stackproof_lab.topology import (
     AVAILABILITY_ZONES,
     CINDER_BACKEND,
     CINDER_HOST,
+    CLUSTERS,
     DATA_MTU,
     DATA_NIC,
     KVM_COMPUTES,
+    NESTED,
+    OVERCLOUD_PREFIX,
+    TENANT_MTU,
     TWIN_COMPUTE,
+    TWIN_SCHEDULER,
     VMDK_BACKEND,
     VMWARE_COMPUTES,
 )
 
 _COMPUTES = (*KVM_COMPUTES, *VMWARE_COMPUTES)
 _FILTERS_WITHOUT_ISOLATION = ",".join(f for f in SCHEDULER_FILTERS if f != "AggregateImagePropertiesIsolation")
-_CLUSTER_1 = VMWARE_COMPUTES["vmware-1"]
+_CLUSTER_1 = CLUSTERS["vmware-1"]
 _VOLUME_BACKENDS = tuple(f"{CINDER_HOST}@{b}" for b in (CINDER_BACKEND, VMDK_BACKEND))
 _DATASTORE_1 = "sp-vmfs-1"  # the lab vCenter's shared VMFS datastore of sp-cluster-1
 # A trait every VMware provider already carries, so isolating by it needs no provider change.
@@ -212,7 +224,7 @@ FAULTS: list[Fault] = [
         # serves.
         ("SP-BLK-003", "SP-BLK-005", "SP-BLK-010", "SP-FO-002", "SP-FO-003", "SP-FO-004", "SP-FO-005",
          "SP-NSX-003", "SP-VMDK-008"),
-        TwinCompute(f"nova-compute-{TWIN_COMPUTE}", TWIN_COMPUTE),
+        StrayService(f"nova-compute-{TWIN_COMPUTE}", TWIN_COMPUTE),
     ),
     Fault(
         "vcenter-stopped",
@@ -439,4 +451,81 @@ FAULTS: list[Fault] = [
         ImageProperty("sp-vmware-flat-vmdk", "vmware_disktype", "thin", provisioned="preallocated"),
     ),
 ]
+# The nested cloud (`up --nested`): faults the undercloud lab injects, on itself, on the overcloud's APIs, or handed to
+# the overcloud lab (whose own catalogue, below, holds what lives in its config files and services).
+_OVERCLOUD_COMPUTE = f"{OVERCLOUD_PREFIX}{KVM_COMPUTES[1]}"  # on kvm-1 with the overcloud's controller (nested.py)
+_SMALL_MTU = 1400
+_OVERCLOUD_FILTERS = ",".join(f for f in SCHEDULER_FILTERS
+                              if f not in ("ImagePropertiesFilter", "AggregateImagePropertiesIsolation"))
+FAULTS += [
+    Fault(
+        "overcloud-endpoint-internal",
+        "the overcloud catalogue's public placement endpoint names the controller's own address, on the "
+        "undercloud's tenant network sp-overcloud, instead of its published floating IP",
+        ("SP-NEST-001",),
+        OvercloudEndpointInternal("placement"),
+    ),
+    Fault(
+        "overcloud-node-shut-off",
+        f"overcloud compute {_OVERCLOUD_COMPUTE}'s undercloud server is shut off (os-stop)",
+        ("SP-NEST-002",),
+        UndercloudServerStopped(_OVERCLOUD_COMPUTE),
+    ),
+    Fault(
+        "overcloud-controllers-share-a-host",
+        f"a second overcloud nova-scheduler runs on {_OVERCLOUD_COMPUTE}, whose undercloud server shares undercloud "
+        "host kvm-1 with the overcloud's controller: two overcloud controllers on one undercloud host",
+        ("SP-NEST-003",),
+        OvercloudFault("overcloud-scheduler-beside-compute"),
+    ),
+    Fault(
+        "undercloud-mtu-below-overlay",
+        f"the undercloud network {nested.NETWORK}, which tunnels the overcloud's Geneve networks (MTU "
+        f"{TENANT_MTU - 50}), is set to MTU {_SMALL_MTU}: their frames and Geneve's 50 bytes no longer fit",
+        ("SP-NEST-004",),
+        UndercloudNetworkMtu(nested.NETWORK, _SMALL_MTU),
+    ),
+    Fault(
+        "overcloud-node-port-filtered",
+        f"port security is on for {_OVERCLOUD_COMPUTE}'s undercloud port, which bridges the overcloud's traffic, in "
+        "a security group that lets everything in: the node works on, but the undercloud filters what it bridges",
+        ("SP-NEST-005",),
+        UndercloudPortSecurity(f"{nested.PORT_PREFIX}{_OVERCLOUD_COMPUTE}", "sp-fault-overcloud-open"),
+    ),
+    Fault(
+        "overcloud-virt-type-kvm",
+        f"overcloud compute {OVERCLOUD_PREFIX}{KVM_COMPUTES[0]} has [libvirt] virt_type=kvm on an undercloud instance "
+        "whose CPU offers no virtualisation (no vmx/svm)",
+        ("SP-NEST-006", "SP-NEST-007"),
+        OvercloudFault("overcloud-virt-type-kvm"),
+    ),
+    Fault(
+        "overcloud-image-filters-off",
+        "the overcloud's scheduler runs without ImagePropertiesFilter and AggregateImagePropertiesIsolation: a KVM "
+        "image lands on its QEMU computes",
+        ("SP-NEST-008",),
+        OvercloudFault("overcloud-image-filters-off"),
+    ),
+    Fault(
+        "overcloud-metadata-stopped",
+        "the overcloud's nova-api-metadata is stopped: its guests get no key pair or metadata",
+        ("SP-NEST-009",),
+        OvercloudFault("overcloud-metadata-stopped"),
+    ),
+]
+if NESTED:
+    # An overcloud's own catalogue: what the undercloud's nested faults hand it (OvercloudFault above).
+    FAULTS = [
+        Fault("overcloud-scheduler-beside-compute",
+              f"{TWIN_SCHEDULER} runs on {KVM_COMPUTES[1]} with a copy of the controller's nova.conf",
+              ("SP-NEST-003",), StrayService(TWIN_SCHEDULER, KVM_COMPUTES[1], "nova-scheduler")),
+        Fault("overcloud-virt-type-kvm", f"{KVM_COMPUTES[0]}: [libvirt] virt_type=kvm", ("SP-NEST-006", "SP-NEST-007"),
+              ConfigOption(f"nova-{KVM_COMPUTES[0]}", "libvirt", "virt_type", "kvm")),
+        Fault("overcloud-image-filters-off", "the scheduler without ImagePropertiesFilter and "
+              "AggregateImagePropertiesIsolation", ("SP-NEST-008",),
+              ConfigOption("nova", "filter_scheduler", "enabled_filters", _OVERCLOUD_FILTERS,
+                           restart=("nova-scheduler",))),
+        Fault("overcloud-metadata-stopped", "nova-api-metadata stopped", ("SP-NEST-009",),
+              StopService("nova-api-metadata")),
+    ]
 BY_NAME = {fault.name: fault for fault in FAULTS}

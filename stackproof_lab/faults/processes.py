@@ -53,25 +53,28 @@ class KillService(Action):
 
 
 @dataclass(frozen=True)
-class TwinCompute(Action):
-    """Start a second nova-compute for a cluster another compute already fronts (a copied nova.conf with
-    another host name). Clear stops it and deletes its service record, which takes its compute node with
-    it, as an operator removing a stray compute does."""
+class StrayService(Action):
+    """Start a second nova service where the design has none: a nova-compute for a cluster another compute already
+    fronts, a nova-scheduler on a host that is no controller (each with a copied nova.conf naming another host).
+    Clear stops it and deletes its service record (a compute's takes its compute node with it), as an operator
+    removing a stray service does."""
 
     service: str
     host: str
+    binary: str = "nova-compute"
 
     def inject(self, lab: Lab) -> str:
         services.start(lab.layout, services.get(self.service))
         services.wait_healthy(lab.layout, services.get(self.service), timeout=120)
-        return f"{self.service}: running and healthy"
+        return f"{self.service} on {services.get(self.service).host}: running and healthy"
 
     def clear(self, lab: Lab) -> str:
         note = f"{self.service}: {services.stop(lab.layout, services.get(self.service))}"
         cloud = lab.cloud()
-        listed = cloud.call("compute", "GET", f"/os-services?binary=nova-compute&host={self.host}")["services"]
+        listed = cloud.call("compute", "GET", f"/os-services?binary={self.binary}&host={self.host}")["services"]
         for record in listed:
-            note += _give_nodes_a_provider(cloud, self.host)
+            if self.binary == "nova-compute":
+                note += _give_nodes_a_provider(cloud, self.host)
             cloud.call("compute", "DELETE", f"/os-services/{record['id']}")
             note += f"; service record {record['id']} of {self.host} deleted"
         return note

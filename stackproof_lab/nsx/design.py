@@ -1,12 +1,13 @@
 """The lab NSX manager's design: the values it is built with (transport zones, user, MTU, the KVM bridge), where
-its files are, and the options the lab's Neutron driver reaches it with. Imports nothing of the lab but the layout,
-so the config renderers and the service wiring can both use it."""
+its files are, and the options the lab's Neutron driver reaches it with. Imports nothing of the lab but the layout
+and the topology's constants, so the config renderers and the service wiring can both use it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from stackproof_lab.layout import Layout
+from stackproof_lab.topology import NESTED, TENANT_MTU
 
 PORT = "nsx-manager"  # layout port name
 USER = "admin"  # NSX-T's built-in administrator
@@ -20,9 +21,11 @@ VLAN_TZ = "sp-vlan-tz"
 # The NSX-managed OVS bridge of a KVM transport node (NSX-T's default name): nova's [neutron] ovs_bridge.
 KVM_BRIDGE = "nsx-managed"
 # Tenant networks carry 1500-byte frames: the TEP path carries 1550 (neutron's global_physnet_mtu), less
-# Geneve's header (max_header_size 30) and the outer IPv4 header (20).
-OVERLAY_MTU = 1500
-UNDERLAY_MTU = 1550
+# Geneve's header (max_header_size 30) and the outer IPv4 header (20). A nested lab's TEPs are its instances' NICs
+# on an undercloud tenant network (1500): its own tenant networks carry 50 bytes less.
+GENEVE_OVERHEAD = 50
+UNDERLAY_MTU = TENANT_MTU if NESTED else TENANT_MTU + GENEVE_OVERHEAD
+OVERLAY_MTU = UNDERLAY_MTU - GENEVE_OVERHEAD
 # Who a server's key pair logs in as: the lab's guests are namespaces whose sshd (the NSX node agent's) takes root.
 GUEST_USER = "root"
 # Seconds within which a security group change is enforced (the bound SP-NSX-008 holds the cloud to).
@@ -37,10 +40,10 @@ def ca_file(layout: Layout) -> Path:
     return state_dir(layout) / "nsx-ca.pem"
 
 
-def url(layout: Layout) -> str:
+def url(layout: Layout, *, public: bool = False) -> str:
     """On the controller's management address, where the computes, the lab vCenter and the runner reach it as
-    they would a real NSX manager."""
-    return f"https://{layout.controller}:{layout.port(PORT)}"
+    they would a real NSX manager (``public``: where the runner reaches it, for a lab that publishes its APIs)."""
+    return f"https://{layout.reached if public else layout.controller}:{layout.port(PORT)}"
 
 
 def segment_path(network_id: str) -> str:

@@ -25,7 +25,8 @@ def argv(layout: Layout) -> list[str]:
     return [str(layout.venv_bin / "python"), "-m", "stackproof_lab.nsx.server",
             "--state-dir", str(design.state_dir(layout)), "--listen", f"{layout.controller}:{layout.port(design.PORT)}",
             "--overlay-tz", f"{design.OVERLAY_TZ_ID}:{design.OVERLAY_TZ}",
-            "--vlan-tz", f"{design.VLAN_TZ_ID}:{design.VLAN_TZ}"]
+            "--vlan-tz", f"{design.VLAN_TZ_ID}:{design.VLAN_TZ}",
+            *(["--published", layout.published] if layout.published else [])]
 
 
 def env(layout: Layout) -> dict[str, str]:
@@ -34,7 +35,7 @@ def env(layout: Layout) -> dict[str, str]:
 
 
 def client(layout: Layout) -> NsxApi:
-    return NsxApi(design.url(layout), design.USER, password(layout), design.ca_file(layout))
+    return NsxApi(design.url(layout, public=True), design.USER, password(layout), design.ca_file(layout))
 
 
 def answers(layout: Layout, pids: tuple[int, ...]) -> bool:

@@ -302,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", required=True, help="address:port (loopback or RFC 5737)")
     parser.add_argument("--overlay-tz", type=_parse_tz, required=True, metavar="ID:NAME")
     parser.add_argument("--vlan-tz", type=_parse_tz, metavar="ID:NAME")
+    parser.add_argument("--published", type=ipaddress.ip_address, action="append", default=[], metavar="ADDRESS",
+                        help="another address clients reach it on (a floating IP): its certificate names it too")
     args = parser.parse_args(argv)
     host, _, port = args.listen.rpartition(":")
     try:
@@ -316,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     state_dir = args.state_dir.resolve()
     endpoint = state_dir / ENDPOINT_FILE
     endpoint.unlink(missing_ok=True)  # a stale one would tell the lab a dead server is up
-    ca_file, cert_file, key_file = tls.ensure(state_dir, address)
+    ca_file, cert_file, key_file = tls.ensure(state_dir, address, *args.published)
     store = Store(state_dir / STATE_FILE, bootstrap(args.overlay_tz, args.vlan_tz))
     Handler.manager = Manager(store, user, password)
     server = Server((host, int(port)), Handler)

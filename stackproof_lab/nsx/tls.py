@@ -30,7 +30,7 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     os.replace(tmp, path)
 
 
-def _still_valid(cert_file: Path, ca_file: Path, address: IPAddress) -> bool:
+def _still_valid(cert_file: Path, ca_file: Path, addresses: tuple[IPAddress, ...]) -> bool:
     from cryptography import x509
 
     if not (cert_file.exists() and ca_file.exists()):
@@ -43,13 +43,13 @@ def _still_valid(cert_file: Path, ca_file: Path, address: IPAddress) -> bool:
         named = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return False
-    return (address in named.get_values_for_type(x509.IPAddress)
+    return (set(addresses) <= set(named.get_values_for_type(x509.IPAddress))
             and leaf.not_valid_after_utc - datetime.datetime.now(datetime.UTC) > RENEW_BEFORE)
 
 
-def ensure(directory: Path, address: IPAddress = LOOPBACK) -> tuple[Path, Path, Path]:
+def ensure(directory: Path, address: IPAddress = LOOPBACK, *also: IPAddress) -> tuple[Path, Path, Path]:
     """(CA, certificate, key) files in ``directory``, made when missing, about to expire or not naming
-    ``address``."""
+    ``address`` and the ``also`` addresses (where the server is published, when that is another address)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -57,7 +57,7 @@ def ensure(directory: Path, address: IPAddress = LOOPBACK) -> tuple[Path, Path, 
 
     directory.mkdir(parents=True, exist_ok=True)
     ca_file, cert_file, key_file = directory / CA_FILE, directory / CERT_FILE, directory / KEY_FILE
-    if _still_valid(cert_file, ca_file, address) and key_file.exists():
+    if _still_valid(cert_file, ca_file, (address, *also)) and key_file.exists():
         return ca_file, cert_file, key_file
     now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)  # tolerate a little clock skew
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -73,7 +73,7 @@ def ensure(directory: Path, address: IPAddress = LOOPBACK) -> tuple[Path, Path, 
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    addresses = dict.fromkeys([LOOPBACK, ipaddress.ip_address("::1"), address])
+    addresses = dict.fromkeys([LOOPBACK, ipaddress.ip_address("::1"), address, *also])
     names = [x509.DNSName("localhost"), *(x509.IPAddress(a) for a in addresses)]
     leaf = (
         x509.CertificateBuilder()
