@@ -243,9 +243,10 @@ class NestedDesign(_Strict):
     roles of the inventory are whose computes."""
 
     network_mode: Literal["vlan", "overlay"] = Field(
-        description="vlan: the overcloud's VLAN networks are carried by undercloud trunk sub-ports (or a "
-                    "vlan-transparent undercloud network); overlay: the overcloud tunnels its tenant networks "
-                    "over undercloud networks whose MTU must fit the encapsulation (SP-NEST-004)")
+        description="how the design carries the overcloud's tenant networks. vlan: on VLANs, carried by undercloud "
+                    "trunk sub-ports (or a vlan-transparent undercloud network); overlay: tunnelled over undercloud "
+                    "networks whose MTU must fit the encapsulation. Whatever the mode, SP-NEST-004 holds every "
+                    "overcloud VLAN network to the first and every tunnelled one to the second")
     geneve_max_header_size: int = Field(
         default=30, ge=0, le=256,
         description="the overcloud's [ml2_type_geneve] max_header_size: a Geneve network's overhead is it + 20 "
@@ -254,7 +255,7 @@ class NestedDesign(_Strict):
         default_factory=list,
         description="undercloud networks (name or id) that carry overcloud provider or external networks: overcloud "
                     "nodes' ports on them bridge nested guests' MACs, so their port security must be off "
-                    "(SP-NEST-005); in vlan mode trunk ports are checked whether listed or not")
+                    "(SP-NEST-005); overcloud nodes' trunk ports are checked whether listed or not")
     undercloud_compute_roles: list[str] = Field(
         default_factory=list,
         description="host roles (under hosts) of the undercloud computes that run overcloud nodes: they must "

@@ -1,14 +1,17 @@
 """``up --nested``: an overcloud (OpenStack on OpenStack) inside this lab's instances.
 
-The overcloud is the same declared lab in its "overcloud" profile (topology.py): a controller and two KVM computes,
-each an instance of this lab (the undercloud) booted from its QEMU image. This module asks the overcloud which
-hosts it declares (``python -m stackproof_lab hosts --json`` in that profile), then provisions them here through
-the undercloud's APIs, as an operator deploys a nested cloud:
+The overcloud is the same declared lab in its "overcloud" profile (topology.py): a controller and two computes
+of the KVM role that run virt_type=qemu, each an instance of this lab (the undercloud) booted from its QEMU
+image. This module asks the overcloud which hosts it declares (``python -m stackproof_lab hosts --json`` in that
+profile), then provisions them here through the undercloud's APIs, as an operator deploys a nested cloud:
 
 - a tenant network for the overcloud's management subnet (its layout's), behind a router on the external network;
 - one port per overcloud host at its declared address, port security off (its nested guests' MACs and the
   overcloud's tunnel traffic pass it: SP-NEST-005), and one server on it, on an undercloud KVM compute;
-- a floating IP for the controller: where the runner reaches the overcloud's APIs (its public endpoints).
+- per overcloud host, a trunk on that port whose sub-port (port security off) carries the overcloud's provider
+  VLAN (``provision.PROVIDER_VLAN``): no frame rides it in this kernel, the APIs say how it would;
+- a floating IP for the controller: where the runner reaches the overcloud's APIs (its public endpoints);
+- the overcloud's external subnet routed behind its controller, so the runner reaches its floating IPs.
 
 Then it writes the overcloud's placement (which instance's namespace each host is, on which undercloud host) and
 runs the overcloud's own ``up`` in its state dir (``<state>/overcloud``) and port base (this lab's + 1000, which
@@ -33,6 +36,8 @@ from stackproof_lab.waiting import wait_for
 
 NETWORK = "sp-overcloud"
 SUBNET = "sp-overcloud-subnet"
+# The network the trunk sub-ports carrying the overcloud's VLAN (provision.PROVIDER_VLAN) sit on.
+VLAN_NETWORK = f"sp-overcloud-vlan{provision.PROVIDER_VLAN}"
 ROUTER = "sp-overcloud-router"
 PORT_PREFIX = "sp-overcloud-"  # of each overcloud host's undercloud port; its server carries the host's own name
 IMAGE = provision.IMAGES[0]["name"]  # the undercloud's QEMU image
@@ -139,6 +144,17 @@ def _route_external(layout: Layout, cloud: Cloud, router: dict[str, Any], edge: 
     return f"{over.external_network} via {via} (router {ROUTER}), then {edge['address']} ({edge['name']})"
 
 
+def _trunk(cloud: Cloud, vlan_network: dict[str, Any], port: dict[str, Any], name: str) -> None:
+    """The node's trunk, with a sub-port for the overcloud's VLAN."""
+    sub = _one(cloud, "network", "/ports", "ports", {
+        "name": f"{PORT_PREFIX}{name}-vlan{provision.PROVIDER_VLAN}", "network_id": vlan_network["id"],
+        "port_security_enabled": False}, name=f"{PORT_PREFIX}{name}-vlan{provision.PROVIDER_VLAN}")
+    _one(cloud, "network", "/trunks", "trunks", {
+        "name": PORT_PREFIX + name, "port_id": port["id"],
+        "sub_ports": [{"port_id": sub["id"], "segmentation_type": "vlan",
+                       "segmentation_id": provision.PROVIDER_VLAN}]}, name=PORT_PREFIX + name)
+
+
 def _node(cloud: Cloud, network: dict[str, Any], subnet: dict[str, Any], host: dict[str, Any],
           compute: str) -> dict[str, Any]:
     """The overcloud host's undercloud port and server (found, or made); returns the port."""
@@ -193,12 +209,14 @@ def place(layout: Layout, progress: Progress) -> dict[str, Any]:
     hosts = _declared_hosts(layout)
     cloud = provision.admin(layout)
     network, subnet = _network(cloud, over)
+    vlan_network = _one(cloud, "network", "/networks", "networks", {"name": VLAN_NETWORK}, name=VLAN_NETWORK)
     router = _router(cloud, subnet)
     computes = topology.KVM_COMPUTES
     ports = {}
     for i, host in enumerate(hosts):
         compute = computes[i % len(computes)]
         ports[host["name"]] = (_node(cloud, network, subnet, host, compute), compute)
+        _trunk(cloud, vlan_network, ports[host["name"]][0], host["name"])
     placed = {}
     for host in hosts:
         port, compute = ports[host["name"]]
@@ -265,23 +283,28 @@ def _unprovision(layout: Layout) -> str:
     cloud = provision.admin(layout)
     gone = []
     ports = [p for p in cloud.call("network", "GET", "/ports")["ports"] if p["name"].startswith(PORT_PREFIX)]
+    servers = [p for p in ports if p["device_id"] and p["device_owner"].startswith("compute:")]
+    for port in servers:
+        cloud.call("compute", "DELETE", f"/servers/{port['device_id']}")
+        gone.append(port["name"].removeprefix(PORT_PREFIX))
+    for port in servers:
+        wait_for(lambda port=port: not _exists(cloud, port["device_id"]), timeout=BOOT_TIMEOUT, interval=1,
+                 what=f"undercloud server {port['device_id']} to be deleted")
+    # A trunk goes once its parent is free, before its ports.
+    for trunk in cloud.call("network", "GET", "/trunks")["trunks"]:
+        if trunk["name"].startswith(PORT_PREFIX):
+            cloud.call("network", "DELETE", f"/trunks/{trunk['id']}")
     for port in ports:
-        if port["device_id"]:
-            cloud.call("compute", "DELETE", f"/servers/{port['device_id']}")
-            gone.append(port["name"].removeprefix(PORT_PREFIX))
-    for port in ports:
-        if port["device_id"]:
-            wait_for(lambda port=port: not _exists(cloud, port["device_id"]), timeout=BOOT_TIMEOUT, interval=1,
-                     what=f"undercloud server {port['device_id']} to be deleted")
-        cloud.call("network", "DELETE", f"/ports/{port['id']}")
+        cloud.call("network", "DELETE", f"/ports/{port['id']}", ok=(204, 404))
     for router in _find(cloud, "network", "/routers", "routers", name=ROUTER):
         cloud.call("network", "PUT", f"/routers/{router['id']}", {"router": {"routes": []}})
         for subnet in _find(cloud, "network", "/subnets", "subnets", name=SUBNET):
             cloud.call("network", "PUT", f"/routers/{router['id']}/remove_router_interface",
                        {"subnet_id": subnet["id"]})
         cloud.call("network", "DELETE", f"/routers/{router['id']}")
-    for network in _find(cloud, "network", "/networks", "networks", name=NETWORK):
-        cloud.call("network", "DELETE", f"/networks/{network['id']}")
+    for name in (NETWORK, VLAN_NETWORK):
+        for network in _find(cloud, "network", "/networks", "networks", name=name):
+            cloud.call("network", "DELETE", f"/networks/{network['id']}")
     hostnet.ip("route", "del", str(overcloud_layout(layout).external_network), check=False)
     return f"servers {', '.join(gone) or 'none'} deleted; {ROUTER} and {NETWORK} deleted"
 

@@ -63,6 +63,12 @@ NETWORK_TYPE = "geneve"  # tenant networks are NSX overlay segments (ml2 tenant_
 EXTERNAL_NETWORK = "sp-public"
 EXTERNAL_SUBNET = "sp-public-subnet"
 EXTERNAL_POOL = (10, 30)  # host numbers of the floating IP pool in the /27; .2-.9 stay free for the lab
+# A nested lab's overcloud (topology.py) has a VLAN provider network too, as nested deployments keep their
+# infrastructure networks on VLANs: the undercloud carries its VLAN on a trunk sub-port of every overcloud node's
+# port (nested.py). This kernel has no 802.1Q, so no frame rides it; SP-NEST-004 reads the carriage from the APIs.
+PROVIDER_NETWORK = "sp-provider-vlan"
+PROVIDER_PHYSNET = "physnet1"
+PROVIDER_VLAN = 101
 # A security group of the member project with the rules a tenant typically opens (ssh, ping), and a standing
 # port on sp-net in it, bound to a KVM compute as an instance's port is: what readonly checks cross-check with NSX
 # (segment port, address bindings, group membership) on a cloud at rest.
@@ -255,6 +261,10 @@ def architecture(layout: Layout, say: Callable[[str], None]) -> str:
             cloud.call("volume", "PUT", f"/os-quota-sets/{project}", {"quota_set": QUOTAS["volume"]})
     _ensure_network(cloud, member)
     _ensure_external_network(layout, cloud)
+    if topology.NESTED:
+        _ensure(cloud, "network", "/networks", "networks", {
+            "name": PROVIDER_NETWORK, "provider:network_type": "vlan", "provider:physical_network": PROVIDER_PHYSNET,
+            "provider:segmentation_id": PROVIDER_VLAN})
     _ensure_security_group(cloud, member)
     _ensure_port(cloud, member)
     say(_realize_in_nsx(layout, cloud))

@@ -22,6 +22,7 @@ from stackproof_lab.faults.configuration import ConfigOption
 from stackproof_lab.faults.nested import (
     OvercloudEndpointInternal,
     OvercloudFault,
+    TrunkSubportRemoved,
     UndercloudNetworkMtu,
     UndercloudPortSecurity,
     UndercloudServerStopped,
@@ -484,6 +485,15 @@ FAULTS += [
         f"{TENANT_MTU - 50}), is set to MTU {_SMALL_MTU}: their frames and Geneve's 50 bytes no longer fit",
         ("SP-NEST-004",),
         UndercloudNetworkMtu(nested.NETWORK, _SMALL_MTU),
+    ),
+    Fault(
+        "overcloud-vlan-not-trunked",
+        f"overcloud node {_OVERCLOUD_COMPUTE}'s undercloud trunk loses the sub-port that carries the overcloud's "
+        f"provider VLAN {provision.PROVIDER_VLAN} ({provision.PROVIDER_NETWORK})",
+        ("SP-NEST-004",),
+        TrunkSubportRemoved(f"{nested.PORT_PREFIX}{_OVERCLOUD_COMPUTE}",
+                            f"{nested.PORT_PREFIX}{_OVERCLOUD_COMPUTE}-vlan{provision.PROVIDER_VLAN}",
+                            provision.PROVIDER_VLAN),
     ),
     Fault(
         "overcloud-node-port-filtered",

@@ -170,3 +170,37 @@ class UndercloudPortSecurity(Action):
     def _group(self, cloud: Cloud) -> dict[str, Any] | None:
         found = cloud.call("network", "GET", f"/security-groups?name={self.group}")["security_groups"]
         return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class TrunkSubportRemoved(Action):
+    """An overcloud node's trunk loses the sub-port that carries an overcloud VLAN (remove_subports); clear adds it
+    back, on the same port."""
+
+    trunk: str
+    subport: str
+    vlan: int
+
+    def inject(self, lab: Lab) -> str:
+        return self._change(lab, "remove_subports", {"port_id": self._port(lab)})
+
+    def clear(self, lab: Lab) -> str:
+        return self._change(lab, "add_subports", {"port_id": self._port(lab), "segmentation_type": "vlan",
+                                                  "segmentation_id": self.vlan})
+
+    def _port(self, lab: Lab) -> str:
+        found = lab.cloud().call("network", "GET", f"/ports?name={self.subport}")["ports"]
+        if not found:
+            raise LabError(f"the undercloud has no port {self.subport}")
+        return found[0]["id"]
+
+    def _change(self, lab: Lab, action: str, sub: dict[str, Any]) -> str:
+        _require(lab)
+        cloud = lab.cloud()
+        found = cloud.call("network", "GET", f"/trunks?name={self.trunk}")["trunks"]
+        if not found:
+            raise LabError(f"the undercloud has no trunk {self.trunk}")
+        present = sub["port_id"] in {s["port_id"] for s in found[0]["sub_ports"]}
+        if present == (action == "remove_subports"):
+            cloud.call("network", "PUT", f"/trunks/{found[0]['id']}/{action}", {"sub_ports": [sub]})
+        return f"undercloud trunk {self.trunk}: {action.replace('_', ' ')} {self.subport} (VLAN {self.vlan})"

@@ -22,6 +22,7 @@ EVIDENCE = {
     "overcloud-controllers-share-a-host": {"SP-NEST-003": ["undercloud host kvm-1 runs 2 overcloud controllers",
                                                            "oc-kvm-2"]},
     "undercloud-mtu-below-overlay": {"SP-NEST-004": ["sp-overcloud", "MTU 1400"]},
+    "overcloud-vlan-not-trunked": {"SP-NEST-004": ["overcloud node oc-kvm-2", "no trunk sub-port for VLAN 101"]},
     "overcloud-node-port-filtered": {"SP-NEST-005": ["oc-kvm-2"]},
     "overcloud-virt-type-kvm": {"SP-NEST-006": ["oc-kvm-1"], "SP-NEST-007": ["oc-kvm-1", "virt_type=kvm without"]},
     "overcloud-image-filters-off": {"SP-NEST-008": ["kvm"]},
