@@ -66,6 +66,12 @@ def present(layout: Layout) -> bool:
     return overcloud_layout(layout).placement_file.exists()
 
 
+def placed(layout: Layout) -> Layout | None:
+    """The overcloud this lab has placed, as its ssh and target files see it: None before ``up --nested``, and in
+    an overcloud itself."""
+    return None if topology.NESTED or not present(layout) else overcloud_layout(layout)
+
+
 def _env(layout: Layout) -> dict[str, str]:
     over = overcloud_layout(layout)
     return {**os.environ, topology.PROFILE_ENV: topology.OVERCLOUD, "STACKPROOF_LAB_DIR": str(over.state),
@@ -91,36 +97,35 @@ def _declared_hosts(layout: Layout) -> list[dict[str, Any]]:
     return json.loads(overcloud_command(layout, "hosts", "--json", timeout=60, capture=True))
 
 
-def _find(cloud: Cloud, service: str, path: str, key: str, **filters: str) -> list[dict[str, Any]]:
+def _listed(cloud: Cloud, service: str, path: str, key: str, **filters: str) -> list[dict[str, Any]]:
     query = "&".join(f"{k}={v}" for k, v in filters.items())
     return cloud.call(service, "GET", f"{path}?{query}")[key]
 
 
-def _one(cloud: Cloud, service: str, path: str, key: str, body: dict[str, Any], **filters: str) -> dict[str, Any]:
-    found = _find(cloud, service, path, key, **filters)
-    if found:
-        return found[0]
-    return cloud.call(service, "POST", path, {key[:-1]: body})[key[:-1]]
+def server(cloud: Cloud, name: str) -> dict[str, Any] | None:
+    """The undercloud server of that exact name (an overcloud host's), or None."""
+    found = cloud.call("compute", "GET", f"/servers/detail?name=^{name}$")["servers"]
+    return found[0] if found else None
 
 
 def _network(cloud: Cloud, over: Layout) -> tuple[dict[str, Any], dict[str, Any]]:
-    network = _one(cloud, "network", "/networks", "networks", {"name": NETWORK}, name=NETWORK)
-    subnet = _one(cloud, "network", "/subnets", "subnets", {
+    network = provision.ensure_named(cloud, "network", "/networks", "networks", {"name": NETWORK})
+    subnet = provision.ensure_named(cloud, "network", "/subnets", "subnets", {
         "name": SUBNET, "network_id": network["id"], "ip_version": 4, "cidr": str(over.mgmt_network),
         "gateway_ip": over.mgmt_address(1), "enable_dhcp": True,
         # The overcloud's hosts take declared addresses from the top; DHCP's own port comes from the bottom.
         "allocation_pools": [{"start": over.mgmt_address(20), "end": over.mgmt_address(29)}]},
-        name=SUBNET, network_id=network["id"])
+        network_id=network["id"])
     return network, subnet
 
 
 def _router(cloud: Cloud, subnet: dict[str, Any]) -> dict[str, Any]:
-    external = provision._find(cloud, "network", "/networks", "networks", provision.EXTERNAL_NETWORK)
+    external = provision.find_named(cloud, "network", "/networks", "networks", provision.EXTERNAL_NETWORK)
     if external is None:
         raise LabError(f"the undercloud has no external network {provision.EXTERNAL_NETWORK}")
-    router = _one(cloud, "network", "/routers", "routers",
-                  {"name": ROUTER, "external_gateway_info": {"network_id": external["id"]}}, name=ROUTER)
-    attached = _find(cloud, "network", "/ports", "ports", device_id=router["id"],
+    router = provision.ensure_named(cloud, "network", "/routers", "routers",
+                                    {"name": ROUTER, "external_gateway_info": {"network_id": external["id"]}})
+    attached = _listed(cloud, "network", "/ports", "ports", device_id=router["id"],
                      device_owner="network:router_interface")
     if not any(ip["subnet_id"] == subnet["id"] for port in attached for ip in port["fixed_ips"]):
         cloud.call("network", "PUT", f"/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]})
@@ -146,25 +151,29 @@ def _route_external(layout: Layout, cloud: Cloud, router: dict[str, Any], edge: 
 
 def _trunk(cloud: Cloud, vlan_network: dict[str, Any], port: dict[str, Any], name: str) -> None:
     """The node's trunk, with a sub-port for the overcloud's VLAN."""
-    sub = _one(cloud, "network", "/ports", "ports", {
-        "name": f"{PORT_PREFIX}{name}-vlan{provision.PROVIDER_VLAN}", "network_id": vlan_network["id"],
-        "port_security_enabled": False}, name=f"{PORT_PREFIX}{name}-vlan{provision.PROVIDER_VLAN}")
-    _one(cloud, "network", "/trunks", "trunks", {
+    sub = provision.ensure_named(cloud, "network", "/ports", "ports", {
+        "name": subport_name(name), "network_id": vlan_network["id"], "port_security_enabled": False})
+    provision.ensure_named(cloud, "network", "/trunks", "trunks", {
         "name": PORT_PREFIX + name, "port_id": port["id"],
         "sub_ports": [{"port_id": sub["id"], "segmentation_type": "vlan",
-                       "segmentation_id": provision.PROVIDER_VLAN}]}, name=PORT_PREFIX + name)
+                       "segmentation_id": provision.PROVIDER_VLAN}]})
+
+
+def subport_name(host: str) -> str:
+    """The undercloud port of an overcloud host's trunk sub-port for the overcloud's VLAN."""
+    return f"{PORT_PREFIX}{host}-vlan{provision.PROVIDER_VLAN}"
 
 
 def _node(cloud: Cloud, network: dict[str, Any], subnet: dict[str, Any], host: dict[str, Any],
           compute: str) -> dict[str, Any]:
     """The overcloud host's undercloud port and server (found, or made); returns the port."""
     name = host["name"]
-    port = _one(cloud, "network", "/ports", "ports", {
+    port = provision.ensure_named(cloud, "network", "/ports", "ports", {
         "name": PORT_PREFIX + name, "network_id": network["id"], "port_security_enabled": False,
         "fixed_ips": [{"subnet_id": subnet["id"], "ip_address": host["address"]}],
-        "description": f"overcloud host {name} ({', '.join(host['roles'])})"}, name=PORT_PREFIX + name)
-    servers = cloud.call("compute", "GET", f"/servers/detail?name=^{name}$")["servers"]
-    if not servers:
+        "description": f"overcloud host {name} ({', '.join(host['roles'])})"})
+    found = server(cloud, name)
+    if found is None:
         image = cloud.call("image", "GET", f"/images?name={IMAGE}")["images"]
         if not image:
             raise LabError(f"the undercloud has no image {IMAGE} to boot overcloud hosts from")
@@ -173,16 +182,16 @@ def _node(cloud: Cloud, network: dict[str, Any], subnet: dict[str, Any], host: d
             # The admin's zone:host form: each host on the undercloud compute the placement rule gives it.
             "availability_zone": f"{topology.AVAILABILITY_ZONES['kvm']}:{compute}",
             "metadata": {"overcloud_host": host["name"], "overcloud_roles": ",".join(host["roles"])}}})
-    elif servers[0]["status"] == "SHUTOFF":
-        cloud.call("compute", "POST", f"/servers/{servers[0]['id']}/action", {"os-start": None})
+    elif found["status"] == "SHUTOFF":
+        cloud.call("compute", "POST", f"/servers/{found['id']}/action", {"os-start": None})
     return port
 
 
 def _server_active(cloud: Cloud, name: str) -> bool:
-    servers = cloud.call("compute", "GET", f"/servers/detail?name=^{name}$")["servers"]
-    if servers and servers[0]["status"] == "ERROR":
-        raise LabError(f"undercloud server {name} is in ERROR: {servers[0].get('fault', {}).get('message', '?')}")
-    return bool(servers) and servers[0]["status"] == "ACTIVE"
+    found = server(cloud, name)
+    if found and found["status"] == "ERROR":
+        raise LabError(f"undercloud server {name} is in ERROR: {found.get('fault', {}).get('message', '?')}")
+    return bool(found) and found["status"] == "ACTIVE"
 
 
 def _has_address(layout: Layout, compute: str, netns: str, address: str) -> bool:
@@ -192,10 +201,10 @@ def _has_address(layout: Layout, compute: str, netns: str, address: str) -> bool
 
 
 def _floating_ip(cloud: Cloud, port: dict[str, Any]) -> str:
-    found = _find(cloud, "network", "/floatingips", "floatingips", port_id=port["id"])
+    found = _listed(cloud, "network", "/floatingips", "floatingips", port_id=port["id"])
     if found:
         return found[0]["floating_ip_address"]
-    external = provision._find(cloud, "network", "/networks", "networks", provision.EXTERNAL_NETWORK)
+    external = provision.find_named(cloud, "network", "/networks", "networks", provision.EXTERNAL_NETWORK)
     assert external is not None  # the router step found it
     return cloud.call("network", "POST", "/floatingips", {"floatingip": {
         "floating_network_id": external["id"], "port_id": port["id"],
@@ -209,7 +218,7 @@ def place(layout: Layout, progress: Progress) -> dict[str, Any]:
     hosts = _declared_hosts(layout)
     cloud = provision.admin(layout)
     network, subnet = _network(cloud, over)
-    vlan_network = _one(cloud, "network", "/networks", "networks", {"name": VLAN_NETWORK}, name=VLAN_NETWORK)
+    vlan_network = provision.ensure_named(cloud, "network", "/networks", "networks", {"name": VLAN_NETWORK})
     router = _router(cloud, subnet)
     computes = topology.KVM_COMPUTES
     ports = {}
@@ -227,8 +236,7 @@ def place(layout: Layout, progress: Progress) -> dict[str, Any]:
                  timeout=BOOT_TIMEOUT, interval=1,
                  what=f"instance {netns} on {compute} to have {host['address']} (DHCP), for overcloud host "
                       f"{host['name']}")
-        placed[host["name"]] = {"roles": host["roles"], "compute": compute, "run": str(layout.run), "netns": netns,
-                                "port": port["id"]}
+        placed[host["name"]] = {"roles": host["roles"], "compute": compute, "run": str(layout.run), "netns": netns}
         progress.say(f"overcloud host {host['name']}: undercloud server {name} on {compute}, {host['address']}")
     controller = next(h for h in hosts if "controller" in h["roles"])
     published = _floating_ip(cloud, ports[controller["name"]][0])
@@ -296,14 +304,14 @@ def _unprovision(layout: Layout) -> str:
             cloud.call("network", "DELETE", f"/trunks/{trunk['id']}")
     for port in ports:
         cloud.call("network", "DELETE", f"/ports/{port['id']}", ok=(204, 404))
-    for router in _find(cloud, "network", "/routers", "routers", name=ROUTER):
+    for router in _listed(cloud, "network", "/routers", "routers", name=ROUTER):
         cloud.call("network", "PUT", f"/routers/{router['id']}", {"router": {"routes": []}})
-        for subnet in _find(cloud, "network", "/subnets", "subnets", name=SUBNET):
+        for subnet in _listed(cloud, "network", "/subnets", "subnets", name=SUBNET):
             cloud.call("network", "PUT", f"/routers/{router['id']}/remove_router_interface",
                        {"subnet_id": subnet["id"]})
         cloud.call("network", "DELETE", f"/routers/{router['id']}")
     for name in (NETWORK, VLAN_NETWORK):
-        for network in _find(cloud, "network", "/networks", "networks", name=name):
+        for network in _listed(cloud, "network", "/networks", "networks", name=name):
             cloud.call("network", "DELETE", f"/networks/{network['id']}")
     hostnet.ip("route", "del", str(overcloud_layout(layout).external_network), check=False)
     return f"servers {', '.join(gone) or 'none'} deleted; {ROUTER} and {NETWORK} deleted"

@@ -146,14 +146,15 @@ def admin(layout: Layout) -> Cloud:
     return Cloud(layout, "admin", passwords.load(layout)["admin"], "admin")
 
 
-def _find(cloud: Cloud, service: str, path: str, key: str, name: str, **filters: str) -> dict[str, Any] | None:
+def find_named(cloud: Cloud, service: str, path: str, key: str, name: str, **filters: str) -> dict[str, Any] | None:
     query = "&".join(f"{k}={v}" for k, v in {"name": name, **filters}.items())
     found = [item for item in cloud.call(service, "GET", f"{path}?{query}")[key] if item.get("name") == name]
     return found[0] if found else None
 
 
-def _ensure(cloud: Cloud, service: str, path: str, key: str, body: dict[str, Any], **filters: str) -> dict[str, Any]:
-    existing = _find(cloud, service, path, key, body["name"], **filters)
+def ensure_named(cloud: Cloud, service: str, path: str, key: str, body: dict[str, Any],
+                 **filters: str) -> dict[str, Any]:
+    existing = find_named(cloud, service, path, key, body["name"], **filters)
     if existing:
         return existing
     singular = key[:-1] if not key.endswith("ies") else key[:-3] + "y"
@@ -171,14 +172,14 @@ def identity(layout: Layout) -> None:
     for role in ("admin", "member", "reader", "service"):
         if role not in roles:
             roles[role] = cloud.call("identity", "POST", "/roles", {"role": {"name": role}})["role"]["id"]
-    service_project = _ensure(
+    service_project = ensure_named(
         cloud,
         "identity",
         "/projects",
         "projects",
         {"name": "service", "domain_id": "default", "description": "OpenStack services"},
     )
-    member_project = _ensure(
+    member_project = ensure_named(
         cloud,
         "identity",
         "/projects",
@@ -189,14 +190,14 @@ def identity(layout: Layout) -> None:
     assignments.append((MEMBER_USER, member_project["id"], ("member",)))
     for user_name, project_id, user_roles in assignments:
         password = secret["member" if user_name == MEMBER_USER else user_name]
-        user = _ensure(
+        user = ensure_named(
             cloud, "identity", "/users", "users", {"name": user_name, "domain_id": "default", "password": password}
         )
         for role in user_roles:
             cloud.call("identity", "PUT", f"/projects/{project_id}/users/{user['id']}/roles/{roles[role]}")
 
     for name, service_type, port, suffix in CATALOG:
-        service = _ensure(
+        service = ensure_named(
             cloud,
             "identity",
             "/services",
@@ -262,7 +263,7 @@ def architecture(layout: Layout, say: Callable[[str], None]) -> str:
     _ensure_network(cloud, member)
     _ensure_external_network(layout, cloud)
     if topology.NESTED:
-        _ensure(cloud, "network", "/networks", "networks", {
+        ensure_named(cloud, "network", "/networks", "networks", {
             "name": PROVIDER_NETWORK, "provider:network_type": "vlan", "provider:physical_network": PROVIDER_PHYSNET,
             "provider:segmentation_id": PROVIDER_VLAN})
     _ensure_security_group(cloud, member)
@@ -280,7 +281,7 @@ def architecture(layout: Layout, say: Callable[[str], None]) -> str:
 
 
 def _project_id(cloud: Cloud, name: str) -> str:
-    project = _find(cloud, "identity", "/projects", "projects", name)
+    project = find_named(cloud, "identity", "/projects", "projects", name)
     if not project:
         raise LabError(f"keystone has no project {name!r}; was identity provisioning skipped?")
     return project["id"]
@@ -364,7 +365,7 @@ def _ensure_flavor(cloud: Cloud, spec: dict[str, Any]) -> None:
 
 
 def _ensure_network(cloud: Cloud, project_id: str) -> None:
-    network = _find(cloud, "network", "/networks", "networks", NETWORK)
+    network = find_named(cloud, "network", "/networks", "networks", NETWORK)
     if network is not None and network.get("provider:network_type") != NETWORK_TYPE:
         # Made by a lab from before NSX (a VLAN network): made again as an overlay, unless something uses it.
         if cloud.call("network", "GET", f"/ports?network_id={network['id']}")["ports"]:
@@ -376,7 +377,7 @@ def _ensure_network(cloud: Cloud, project_id: str) -> None:
         network = cloud.call(
             "network", "POST", "/networks", {"network": {"name": NETWORK, "project_id": project_id, "shared": True}}
         )["network"]
-    if not _find(cloud, "network", "/subnets", "subnets", SUBNET, network_id=network["id"]):
+    if not find_named(cloud, "network", "/subnets", "subnets", SUBNET, network_id=network["id"]):
         cloud.call(
             "network",
             "POST",
@@ -396,12 +397,12 @@ def _ensure_network(cloud: Cloud, project_id: str) -> None:
 
 
 def _ensure_external_network(layout: Layout, cloud: Cloud) -> None:
-    network = _find(cloud, "network", "/networks", "networks", EXTERNAL_NETWORK)
+    network = find_named(cloud, "network", "/networks", "networks", EXTERNAL_NETWORK)
     if network is None:
         network = cloud.call("network", "POST", "/networks", {"network": {
             "name": EXTERNAL_NETWORK, "router:external": True, "provider:network_type": "flat",
             "provider:physical_network": topology.EXTERNAL_PHYSNET}})["network"]
-    if not _find(cloud, "network", "/subnets", "subnets", EXTERNAL_SUBNET, network_id=network["id"]):
+    if not find_named(cloud, "network", "/subnets", "subnets", EXTERNAL_SUBNET, network_id=network["id"]):
         net = layout.external_network
         first, last = EXTERNAL_POOL
         cloud.call("network", "POST", "/subnets", {"subnet": {
@@ -411,7 +412,7 @@ def _ensure_external_network(layout: Layout, cloud: Cloud) -> None:
 
 
 def _ensure_security_group(cloud: Cloud, project_id: str) -> None:
-    group = _find(cloud, "network", "/security-groups", "security_groups", SECURITY_GROUP, project_id=project_id)
+    group = find_named(cloud, "network", "/security-groups", "security_groups", SECURITY_GROUP, project_id=project_id)
     if group is None:
         group = cloud.call("network", "POST", "/security-groups", {"security_group": {
             "name": SECURITY_GROUP, "project_id": project_id,
@@ -427,11 +428,11 @@ def _ensure_security_group(cloud: Cloud, project_id: str) -> None:
 
 
 def _ensure_port(cloud: Cloud, project_id: str) -> None:
-    network = _find(cloud, "network", "/networks", "networks", NETWORK)
-    group = _find(cloud, "network", "/security-groups", "security_groups", SECURITY_GROUP, project_id=project_id)
+    network = find_named(cloud, "network", "/networks", "networks", NETWORK)
+    group = find_named(cloud, "network", "/security-groups", "security_groups", SECURITY_GROUP, project_id=project_id)
     if network is None or group is None:
         raise LabError(f"network {NETWORK} or security group {SECURITY_GROUP} missing after provisioning them")
-    port = _find(cloud, "network", "/ports", "ports", PORT, network_id=network["id"])
+    port = find_named(cloud, "network", "/ports", "ports", PORT, network_id=network["id"])
     if port is None:
         port = cloud.call("network", "POST", "/ports", {"port": {
             "name": PORT, "network_id": network["id"], "project_id": project_id,

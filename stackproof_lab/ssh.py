@@ -109,8 +109,8 @@ def ensure(layout: Layout) -> str:
         sbin = host.root(layout) / "sbin"
         sbin.mkdir(parents=True, exist_ok=True)
         _write(sbin / "lab-service", _lab_service(layout, host), 0o755)
-    over = nested.overcloud_layout(layout)
-    if not topology.NESTED and nested.present(layout) and known_hosts(over).exists():
+    over = nested.placed(layout)
+    if over and known_hosts(over).exists():
         # The overcloud's hosts, reached with this lab's ssh settings too (its config is included below).
         known += known_hosts(over).read_text().splitlines()
     _write(known_hosts(layout), "\n".join(known) + "\n", 0o644)
@@ -144,8 +144,8 @@ def client_config(layout: Layout) -> str:
             # A nested lab's hosts are on the undercloud's tenant network: reached through the controller,
             # the one published on a floating IP (a jump host, as operators reach a nested cloud's nodes).
             lines.append(f"    ProxyJump {controller.name}")
-    over = nested.overcloud_layout(layout)
-    if not topology.NESTED and nested.present(layout) and config_file(over).exists():
+    over = nested.placed(layout)
+    if over and config_file(over).exists():
         lines += ["# The overcloud's hosts (python -m stackproof_lab up --nested)", "Host *",
                   f"Include {config_file(over)}"]
     return "\n".join(lines) + "\n"

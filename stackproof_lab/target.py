@@ -75,10 +75,10 @@ def clouds(layout: Layout) -> dict[str, object]:
 
 def _overcloud(layout: Layout) -> dict[str, object]:
     """The overcloud's clouds.yaml, when this lab has one in its instances (empty otherwise)."""
-    path = nested.overcloud_layout(layout).clouds_yaml
-    if topology.NESTED or not nested.present(layout) or not path.exists():
+    over = nested.placed(layout)
+    if over is None or not over.clouds_yaml.exists():
         return {}
-    return yaml.safe_load(path.read_text()) or {}
+    return yaml.safe_load(over.clouds_yaml.read_text()) or {}
 
 
 def _overcloud_hosts(layout: Layout) -> list[dict[str, object]]:
@@ -101,6 +101,7 @@ def _config_paths(*ids: str) -> dict[str, str]:
 
 
 def description(layout: Layout) -> dict[str, object]:
+    nesting = bool(_overcloud(layout))  # an overcloud placed in this lab's instances, with its clouds.yaml
     described: dict[str, object] = {
         "name": "overcloud" if topology.NESTED else "lab",
         "clouds_yaml": str(layout.clouds_yaml),
@@ -130,18 +131,18 @@ def description(layout: Layout) -> dict[str, object]:
             "known_hosts": str(ssh.known_hosts(layout)),
             "identity_file": str(ssh.identity_file(layout)),
         },
-        "hosts": _hosts(layout),
-        "architecture": _architecture(layout),
+        "hosts": _hosts(layout, nesting),
+        "architecture": _architecture(nesting),
         "timeouts": {"profile": "lab", **TIMEOUTS},
         "faults": fault_inventory(layout),
     })
-    if _overcloud(layout):
+    if nesting:
         described["clouds"] = {**described["clouds"], "undercloud": ADMIN_CLOUD,  # type: ignore[dict-item]
                                "overcloud": OVERCLOUD_ADMIN_CLOUD}
     return described
 
 
-def _hosts(layout: Layout) -> dict[str, object]:
+def _hosts(layout: Layout, nesting: bool) -> dict[str, object]:
     hosts: dict[str, object] = {
         "controller": {"urls": _urls("controller"),
                        "config": _config_paths("nova", "neutron", "glance",
@@ -155,7 +156,7 @@ def _hosts(layout: Layout) -> dict[str, object]:
         hosts["storage"] = {"urls": _urls("storage"), "config": _config_paths("cinder-storage")}
     if topology.VMWARE:
         hosts["compute-vmware"] = {"urls": _urls("compute-vmware"), "config": {"nova": "/etc/nova/nova.conf"}}
-    if _overcloud(layout):
+    if nesting:
         # The overcloud's hosts, reached through its controller's floating IP (ssh.py includes their ssh_config).
         placed = _overcloud_hosts(layout)
         for role, its_role in OVERCLOUD_ROLES.items():
@@ -164,7 +165,7 @@ def _hosts(layout: Layout) -> dict[str, object]:
     return hosts
 
 
-def _architecture(layout: Layout) -> dict[str, object]:
+def _architecture(nesting: bool) -> dict[str, object]:
     architecture: dict[str, object] = {
         "aggregates": [
             {"name": provision.KVM_AGGREGATE, "hypervisor_type": "QEMU"},
@@ -200,7 +201,7 @@ def _architecture(layout: Layout) -> dict[str, object]:
         "external_network": provision.EXTERNAL_NETWORK, "guest_user": nsx_design.GUEST_USER}
     architecture["failover"] = {"service_down_time": SERVICE_DOWN_TIME, "report_interval": REPORT_INTERVAL,
                                 "restart_margin": RESTART_MARGIN, "resource_update_interval": UPDATE_RESOURCES_INTERVAL}
-    if _overcloud(layout):
+    if nesting:
         # The overcloud's tenant networks are Geneve segments between its hosts, tunnelled over the undercloud's
         # network sp-overcloud (nested.py); its computes run QEMU (configs/nova.py).
         architecture["nested"] = {

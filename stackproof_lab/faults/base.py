@@ -13,6 +13,7 @@ from typing import Any
 
 from stackproof_lab import provision
 from stackproof_lab.configs.ini import Overrides
+from stackproof_lab.errors import LabError
 from stackproof_lab.layout import Layout
 from stackproof_lab.rest import Cloud
 
@@ -38,6 +39,16 @@ class Lab:
         running = [n for n in names if n not in self.suppressed]
         return "; ".join([*(f"{n}: running and healthy" for n in running),
                           *(f"{n}: left stopped, another fault holds it" for n in held)])
+
+
+def network_resource(cloud: Cloud, collection: str, name: str, **filters: str) -> dict[str, Any]:
+    """The Neutron resource of that name (``collection``: networks, ports, trunks, security-groups) a fault acts on,
+    or a LabError saying it is missing."""
+    query = "&".join(f"{k}={v}" for k, v in {"name": name, **filters}.items())
+    found = cloud.call("network", "GET", f"/{collection}?{query}")[collection.replace("-", "_")]
+    if not found:
+        raise LabError(f"{collection[:-1]} {name!r} does not exist; is the lab provisioned?")
+    return found[0]
 
 
 class Action:

@@ -492,7 +492,7 @@ FAULTS += [
         f"provider VLAN {provision.PROVIDER_VLAN} ({provision.PROVIDER_NETWORK})",
         ("SP-NEST-004",),
         TrunkSubportRemoved(f"{nested.PORT_PREFIX}{_OVERCLOUD_COMPUTE}",
-                            f"{nested.PORT_PREFIX}{_OVERCLOUD_COMPUTE}-vlan{provision.PROVIDER_VLAN}",
+                            nested.subport_name(_OVERCLOUD_COMPUTE),
                             provision.PROVIDER_VLAN),
     ),
     Fault(

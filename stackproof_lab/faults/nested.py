@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stackproof_lab import nested
+from stackproof_lab import nested, provision
 from stackproof_lab.errors import LabError
-from stackproof_lab.faults.base import Action, Lab
-from stackproof_lab.rest import Cloud
+from stackproof_lab.faults.base import Action, Lab, network_resource
 from stackproof_lab.topology import TENANT_MTU
 from stackproof_lab.waiting import wait_for
 
@@ -85,19 +84,14 @@ class UndercloudServerStopped(Action):
     def _power(self, lab: Lab, action: str, status: str) -> str:
         _require(lab)
         cloud = lab.cloud()
-        server = _server(cloud, self.server)
+        server = nested.server(cloud, self.server)
+        if server is None:
+            raise LabError(f"the undercloud has no server {self.server}")
         if server["status"] != status:
             cloud.call("compute", "POST", f"/servers/{server['id']}/action", {action: None})
-            wait_for(lambda: _server(cloud, self.server)["status"] == status, timeout=POWER_TIMEOUT, interval=1,
-                     what=f"undercloud server {self.server} to be {status}")
+            wait_for(lambda: (nested.server(cloud, self.server) or {}).get("status") == status, timeout=POWER_TIMEOUT,
+                     interval=1, what=f"undercloud server {self.server} to be {status}")
         return f"undercloud server {self.server} ({server['id']}) {status}"
-
-
-def _server(cloud: Cloud, name: str) -> dict[str, Any]:
-    found = cloud.call("compute", "GET", f"/servers/detail?name=^{name}$")["servers"]
-    if not found:
-        raise LabError(f"the undercloud has no server {name}")
-    return found[0]
 
 
 @dataclass(frozen=True)
@@ -118,11 +112,9 @@ class UndercloudNetworkMtu(Action):
     def _set(self, lab: Lab, mtu: int) -> str:
         _require(lab)
         cloud = lab.cloud()
-        found = cloud.call("network", "GET", f"/networks?name={self.network}")["networks"]
-        if not found:
-            raise LabError(f"the undercloud has no network {self.network}")
-        if found[0]["mtu"] != mtu:
-            cloud.call("network", "PUT", f"/networks/{found[0]['id']}", {"network": {"mtu": mtu}})
+        network = network_resource(cloud, "networks", self.network)
+        if network["mtu"] != mtu:
+            cloud.call("network", "PUT", f"/networks/{network['id']}", {"network": {"mtu": mtu}})
         return f"undercloud network {self.network}: MTU {mtu}"
 
 
@@ -139,9 +131,9 @@ class UndercloudPortSecurity(Action):
     def inject(self, lab: Lab) -> str:
         _require(lab)
         cloud = lab.cloud()
-        port = self._port(cloud)
-        group = self._group(cloud) or cloud.call("network", "POST", "/security-groups", {"security_group": {
-            "name": self.group, "description": "everything in (stackproof lab fault)"}})["security_group"]
+        port = network_resource(cloud, "ports", self.port)
+        group = provision.ensure_named(cloud, "network", "/security-groups", "security_groups", {
+            "name": self.group, "description": "everything in (stackproof lab fault)"})
         have = {(r["direction"], r["ethertype"], r["protocol"]) for r in group["security_group_rules"]}
         if ("ingress", "IPv4", None) not in have:
             cloud.call("network", "POST", "/security-group-rules", {"security_group_rule": {
@@ -153,23 +145,13 @@ class UndercloudPortSecurity(Action):
     def clear(self, lab: Lab) -> str:
         _require(lab)
         cloud = lab.cloud()
-        port = self._port(cloud)
+        port = network_resource(cloud, "ports", self.port)
         cloud.call("network", "PUT", f"/ports/{port['id']}",
                    {"port": {"security_groups": [], "port_security_enabled": False}})
-        group = self._group(cloud)
+        group = provision.find_named(cloud, "network", "/security-groups", "security_groups", self.group)
         if group:
             cloud.call("network", "DELETE", f"/security-groups/{group['id']}")
         return f"undercloud port {self.port}: port security off"
-
-    def _port(self, cloud: Cloud) -> dict[str, Any]:
-        found = cloud.call("network", "GET", f"/ports?name={self.port}")["ports"]
-        if not found:
-            raise LabError(f"the undercloud has no port {self.port}")
-        return found[0]
-
-    def _group(self, cloud: Cloud) -> dict[str, Any] | None:
-        found = cloud.call("network", "GET", f"/security-groups?name={self.group}")["security_groups"]
-        return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -182,25 +164,17 @@ class TrunkSubportRemoved(Action):
     vlan: int
 
     def inject(self, lab: Lab) -> str:
-        return self._change(lab, "remove_subports", {"port_id": self._port(lab)})
+        return self._change(lab, "remove_subports", {})
 
     def clear(self, lab: Lab) -> str:
-        return self._change(lab, "add_subports", {"port_id": self._port(lab), "segmentation_type": "vlan",
-                                                  "segmentation_id": self.vlan})
+        return self._change(lab, "add_subports", {"segmentation_type": "vlan", "segmentation_id": self.vlan})
 
-    def _port(self, lab: Lab) -> str:
-        found = lab.cloud().call("network", "GET", f"/ports?name={self.subport}")["ports"]
-        if not found:
-            raise LabError(f"the undercloud has no port {self.subport}")
-        return found[0]["id"]
-
-    def _change(self, lab: Lab, action: str, sub: dict[str, Any]) -> str:
+    def _change(self, lab: Lab, action: str, segmentation: dict[str, Any]) -> str:
         _require(lab)
         cloud = lab.cloud()
-        found = cloud.call("network", "GET", f"/trunks?name={self.trunk}")["trunks"]
-        if not found:
-            raise LabError(f"the undercloud has no trunk {self.trunk}")
-        present = sub["port_id"] in {s["port_id"] for s in found[0]["sub_ports"]}
+        trunk = network_resource(cloud, "trunks", self.trunk)
+        sub = {"port_id": network_resource(cloud, "ports", self.subport)["id"], **segmentation}
+        present = sub["port_id"] in {s["port_id"] for s in trunk["sub_ports"]}
         if present == (action == "remove_subports"):
-            cloud.call("network", "PUT", f"/trunks/{found[0]['id']}/{action}", {"sub_ports": [sub]})
+            cloud.call("network", "PUT", f"/trunks/{trunk['id']}/{action}", {"sub_ports": [sub]})
         return f"undercloud trunk {self.trunk}: {action.replace('_', ' ')} {self.subport} (VLAN {self.vlan})"

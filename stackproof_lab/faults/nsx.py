@@ -15,10 +15,9 @@ from typing import Any
 
 from stackproof_lab import provision, services
 from stackproof_lab.errors import LabError
-from stackproof_lab.faults.base import Action, Lab
+from stackproof_lab.faults.base import Action, Lab, network_resource
 from stackproof_lab.nsx import design
 from stackproof_lab.nsx import lab as nsx_lab
-from stackproof_lab.rest import Cloud
 
 # Metadata NSX adds to an object; a body written back through the API leaves them out.
 _SYSTEM_FIELDS = ("path", "relative_path", "parent_path", "unique_id", "marked_for_delete", "overridden")
@@ -26,14 +25,6 @@ _SYSTEM_FIELDS = ("path", "relative_path", "parent_path", "unique_id", "marked_f
 
 def _writable(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if not k.startswith("_") and k not in _SYSTEM_FIELDS}
-
-
-def _find(cloud: Cloud, collection: str, name: str, **filters: str) -> dict[str, Any]:
-    query = "&".join(f"{k}={v}" for k, v in {"name": name, **filters}.items())
-    found = cloud.call("network", "GET", f"/{collection}?{query}")[collection.replace("-", "_")]
-    if not found:
-        raise LabError(f"{collection[:-1]} {name!r} does not exist; is the lab provisioned?")
-    return found[0]
 
 
 @dataclass(frozen=True)
@@ -46,8 +37,8 @@ class SegmentPortMoved(Action):
     segment: str
 
     def _paths(self, lab: Lab) -> tuple[str, str]:
-        network = _find(lab.cloud(), "networks", self.network)
-        port = _find(lab.cloud(), "ports", self.port, network_id=network["id"])
+        network = network_resource(lab.cloud(), "networks", self.network)
+        port = network_resource(lab.cloud(), "ports", self.port, network_id=network["id"])
         return (f"{design.segment_path(network['id'])}/ports/{port['id']}",
                 f"{design.segment_path(self.segment)}/ports/{port['id']}")
 
@@ -85,7 +76,7 @@ class SegmentTransportZone(Action):
     transport_zone: str
 
     def _set(self, lab: Lab, tz_id: str) -> str:
-        network = _find(lab.cloud(), "networks", self.network)
+        network = network_resource(lab.cloud(), "networks", self.network)
         path = design.segment_path(network["id"])
         nsx_lab.client(lab.layout).policy("PATCH", path, {"transport_zone_path": design.transport_zone_path(tz_id)})
         return f"segment {path} of {self.network}: transport zone {tz_id}"
@@ -111,7 +102,7 @@ class PolicyRuleRemoved(Action):
         return design.state_dir(lab.layout) / "faults" / f"{self.name}.json"
 
     def _rule_path(self, lab: Lab) -> str:
-        group = _find(lab.cloud(), "security-groups", self.group)
+        group = network_resource(lab.cloud(), "security-groups", self.group)
         rules = [r for r in group["security_group_rules"]
                  if r["protocol"] == self.protocol and r["port_range_min"] == self.port]
         if not rules:
